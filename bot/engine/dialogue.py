@@ -1,0 +1,195 @@
+"""Decisions: answer, "did you mean", or decline; and conversation context for follow-ups.
+
+The engine knows nothing of Telegram: it takes a question (and a conversation key) and
+returns a `Reply` that every transport (CLI, terminal chat, Telegram) renders its own way.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+
+from bot.engine.answers import Reply, Suggestion, compose_answer, compose_decline, compose_suggest
+from bot.engine.matcher import Candidate, MatchIndex, Query
+from bot.knowledge.loader import Knowledge
+
+FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", "then", "what about", "and ")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds, from configuration."""
+
+    answer: float = 0.62
+    suggest: float = 0.40
+    margin: float = 0.06
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a conversation last talked about."""
+
+    intent_id: str
+    entity_id: str | None
+    at: float
+
+
+class ConversationMemory:
+    """Last answered intent per conversation, expiring after `ttl` seconds (bounded LRU)."""
+
+    def __init__(self, ttl: float = 600.0, max_size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.max_size = max_size
+        self._turns: OrderedDict[str, Turn] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str | None, now: float) -> Turn | None:
+        if key is None:
+            return None
+        with self._lock:
+            turn = self._turns.get(key)
+            if turn is None:
+                return None
+            if now - turn.at > self.ttl:
+                del self._turns[key]
+                return None
+            return turn
+
+    def remember(self, key: str | None, turn: Turn) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._turns[key] = turn
+            self._turns.move_to_end(key)
+            while len(self._turns) > self.max_size:
+                self._turns.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._turns.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+
+class Engine:
+    """Question answering over one immutable knowledge snapshot."""
+
+    def __init__(self, knowledge: Knowledge, thresholds: Thresholds | None = None) -> None:
+        self.knowledge = knowledge
+        self.thresholds = thresholds or Thresholds()
+        self.index = MatchIndex.build(knowledge)
+
+    def _entity_for(self, intent_id: str, query: Query, previous: Turn | None) -> str | None:
+        intent = self.index.intents[intent_id]
+        answered = {a.entity for a in intent.entity_answers}
+        for entity_id in query.entities:
+            if entity_id in answered:
+                return entity_id
+        if (
+            not query.entities
+            and previous is not None
+            and previous.entity_id in answered
+        ):
+            return previous.entity_id
+        return None
+
+    def understand(
+        self, text: str, previous: Turn | None = None
+    ) -> tuple[Query, list[Candidate], str | None, float, str]:
+        """Rank intents in the light of the previous turn.
+
+        Returns the query, the ranked candidates, the chosen intent (or None), the
+        confidence in 0..1, and the reason for the decision.
+        """
+        query = self.index.prepare(text)
+        if query.is_empty:
+            return query, [], None, 0.0, "empty"
+        if query.decline_terms or query.foreign_years:
+            return query, [], None, 0.0, "other_incident"
+
+        if query.only_entities:
+            entity_id = query.entities[0]
+            if previous is not None:
+                prev_intent = self.index.intents[previous.intent_id]
+                if any(a.entity == entity_id for a in prev_intent.entity_answers):
+                    return query, [], previous.intent_id, 0.9, "follow_up_entity"
+            default = self.index.entities[entity_id].default_intent
+            if default is not None:
+                return query, [], default, 0.85, "entity_default"
+
+        candidates = self.index.score(query, limit=None)
+        if not candidates:
+            return query, [], None, 0.0, "no_candidate"
+        if previous is not None:
+            prev = self.index.intents[previous.intent_id]
+            near = set(prev.related) | {
+                i.id for i in self.index.intents.values() if i.category == prev.category
+            }
+            lowered = query.cleaned
+            marked = any(m in f"{lowered} " for m in FOLLOW_UP_MARKERS)
+            boost = 8.0 if marked or len(query.content_stems) <= 2 else 4.0
+            candidates = sorted(
+                (
+                    replace(c, score=min(100.0, c.score + boost))
+                    if c.intent_id in near and c.intent_id != previous.intent_id
+                    else c
+                    for c in candidates
+                ),
+                key=lambda c: -c.score,
+            )
+        top = candidates[0]
+        confidence = top.score / 100.0
+        return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
+
+    def ask(
+        self,
+        text: str,
+        *,
+        conversation: str | None = None,
+        memory: ConversationMemory | None = None,
+        now: float | None = None,
+    ) -> Reply:
+        """Answer one question; with a conversation key and memory, follow-ups work."""
+        now = time.monotonic() if now is None else now
+        previous = memory.get(conversation, now) if memory is not None else None
+        query, candidates, intent_id, confidence, reason = self.understand(text, previous)
+        english = query.english
+        t = self.thresholds
+        if intent_id is None:
+            return compose_decline(self, text, reason, english, candidates)
+        if reason == "matched":
+            second = next((c for c in candidates[1:] if c.intent_id != intent_id), None)
+            close = second is not None and (candidates[0].score - second.score) / 100.0 < t.margin
+            if confidence < t.suggest:
+                return compose_decline(self, text, "low_confidence", english, candidates)
+            if confidence < t.answer or close:
+                options = [
+                    Suggestion(c.intent_id, self.question_of(c.intent_id, english))
+                    for c in candidates[:3]
+                    if c.score / 100.0 >= t.suggest * 0.8
+                ]
+                return compose_suggest(self, text, confidence, english, options, candidates)
+        entity_id = self._entity_for(intent_id, query, previous)
+        if memory is not None:
+            memory.remember(conversation, Turn(intent_id, entity_id, now))
+        return compose_answer(self, text, intent_id, entity_id, confidence, english, candidates)
+
+    def question_of(self, intent_id: str, english: bool = False) -> str:
+        """The canonical question of an intent, for buttons and suggestions."""
+        intent = self.index.intents[intent_id]
+        if english and intent.question_en:
+            return intent.question_en
+        return intent.question
+
+    def topics(self, english: bool = False, per_category: int = 1) -> list[Suggestion]:
+        """A few questions to offer, one (or more) per category, in file order."""
+        seen: dict[str, int] = {}
+        out: list[Suggestion] = []
+        for intent in self.index.intents.values():
+            if seen.get(intent.category, 0) < per_category:
+                seen[intent.category] = seen.get(intent.category, 0) + 1
+                out.append(Suggestion(intent.id, self.question_of(intent.id, english)))
+        return out

@@ -1,0 +1,437 @@
+"""Scoring a question against the knowledge: rapidfuzz over preprocessed phrasings and terms.
+
+Two channels, both computed from data prepared once per knowledge snapshot (`MatchIndex`):
+
+* terms: the question's words (stemmed, jamo-fuzzy matched against the knowledge's
+  vocabulary) weighted by how specific each word is to few intents (IDF). An intent
+  scores the share of the question's weight it explains; words the knowledge never uses
+  weigh against every intent, which is what makes unrelated questions fall short.
+* whole text: rapidfuzz similarity of the jamo string to each phrasing, for fragments
+  and for questions typed without spaces.
+
+The matcher only ranks; decisions belong to `bot.engine.dialogue`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from bot.knowledge.loader import Knowledge
+from bot.knowledge.schema import Entity, Intent
+from bot.language.entities import EntityMention, EntityRecognizer, is_placeholder, placeholder
+from bot.language.normalize import clean, is_mostly_latin, split_word, stem, to_jamo
+
+_YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+_HANGUL_RE = re.compile(r"^[가-힣]+$")
+
+# Words that say nothing about which fact is asked ('그럼', 'what'). They neither count
+# for nor against an intent, and a question of only these and entities is "entity only".
+FILLER_STEMS = frozenset(
+    {
+        "그럼", "그러면", "그리고", "그래서", "그건", "그거", "그", "이건", "이거", "저건", "또",
+        "혹시", "근데", "아니", "진짜", "정말", "좀", "막", "헐", "어떻", "어떻게", "어땠",
+        "어때", "어떤", "뭐", "뭔", "무슨", "뭐였", "뭐임", "알려줘", "알려", "알려주", "알려주세",
+        "궁금", "궁금해", "궁금합", "말해줘", "해줘", "요", "건", "거", "것", "게", "수",
+        "경우", "쪽", "은", "는", "이번", "이", "그때", "당시", "해", "했", "하", "한", "된",
+        "됐", "되", "있", "있었", "맞", "맞아", "what", "about", "and", "the", "how", "then",
+        "so", "tell", "me", "of", "is", "was", "were", "a", "an", "please", "did", "do",
+        "does", "it", "its", "to", "in", "on", "for", "this", "that", "there", "any", "be",
+        "been", "i", "you", "can", "could", "would", "has", "have", "had", "with", "at",
+        "by", "as", "are", "from", "up", "out", "they", "their", "which", "who", "whom",
+        "hey", "ok", "okay", "just", "really", "also", "too",
+    }
+)
+# Weights of where a word appears: how people ask, keywords, and the answer itself.
+_ASKED_WEIGHT = 1.0
+_KEYWORD_WEIGHT = 1.2
+_ANSWER_WEIGHT = 0.5
+_SIBLING_WEIGHT = 0.5
+_ENTITY_SPECIFIC_WEIGHT = 0.7
+_FUZZY_CUTOFF = 75.0
+_TERM_SHARE = 0.7
+_EMPTY = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float64))  # share of the term channel in the final score
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as the matcher sees it."""
+
+    original: str
+    cleaned: str
+    stems: tuple[str, ...]
+    jamo: str
+    jamo_words: str
+    english: bool
+    entities: tuple[str, ...]
+    content_stems: tuple[str, ...]
+    foreign_years: tuple[str, ...] = ()
+    decline_terms: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.jamo.strip()
+
+    @property
+    def only_entities(self) -> bool:
+        """The question names entities and asks nothing else ('카카오스토리는?')."""
+        return bool(self.entities) and not self.content_stems
+
+
+@dataclass(frozen=True)
+class Candidate:
+    intent_id: str
+    score: float  # 0..100
+    utterance: str
+    terms: float = 0.0  # share of the question explained by this intent's words, 0..1
+    unknown: tuple[str, ...] = ()
+
+
+@dataclass
+class MatchIndex:
+    """Everything about one knowledge snapshot that matching needs, precomputed."""
+
+    intents: dict[str, Intent]
+    entities: dict[str, Entity]
+    recognizer: EntityRecognizer
+    utterance_intent: list[str] = field(default_factory=list)
+    utterance_text: list[str] = field(default_factory=list)
+    utterance_jamo: list[str] = field(default_factory=list)
+    utterance_words: list[str] = field(default_factory=list)
+    # term -> {intent id: weight}: which intents use a word, for IDF and the vocabulary
+    postings: dict[str, dict[str, float]] = field(default_factory=dict)
+    # term -> (utterance positions, weights) and (intent positions, weights)
+    utterance_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    intent_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
+    term_list: list[str] = field(default_factory=list)
+    term_jamo: list[str] = field(default_factory=list)
+    known_words: set[str] = field(default_factory=set)
+    prefixes: dict[str, list[str]] = field(default_factory=dict)
+    split_vocabulary: set[str] | None = None  # while building: words shared by two intents
+    known_years: set[str] = field(default_factory=set)
+    decline_jamo: list[tuple[str, str]] = field(default_factory=list)
+    entity_intents: dict[str, set[str]] = field(default_factory=dict)
+    max_idf: float = 1.0
+    _lengths: np.ndarray = field(init=False, repr=False)
+    _group_starts: np.ndarray = field(init=False, repr=False)
+    _group_ids: list[str] = field(init=False, repr=False)
+    _group_sizes: np.ndarray = field(init=False, repr=False)
+    _utterance_terms: list[set[str]] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def build(cls, knowledge: Knowledge) -> MatchIndex:
+        """Preprocess a validated knowledge base once."""
+        intents: dict[str, Intent] = {}
+        entities: dict[str, Entity] = {}
+        decline: list[str] = []
+        documents: list[str] = []
+        for source in knowledge.sources:
+            documents.append(source.document_text)
+            decline.extend(source.model.decline_terms)
+            entities.update((e.id, e) for e in source.model.entities)
+            intents.update((i.id, i) for i in source.model.intents)
+        recognizer = EntityRecognizer(
+            (e.id, [e.name, *([e.name_en] if e.name_en else []), *e.synonyms])
+            for e in entities.values()
+        )
+        index = cls(intents=intents, entities=entities, recognizer=recognizer)
+        # Two passes: the first learns the vocabulary, the second splits words typed
+        # without spaces in the phrasings themselves ('카카오T결제안됨') by that vocabulary.
+        bags = index._bags(intents, entities)
+        seen: dict[str, int] = defaultdict(int)
+        for bag in bags.values():
+            for term in bag:
+                seen[term] += 1
+        index.split_vocabulary = {t for t, c in seen.items() if c >= 2}
+        bags = index._bags(intents, entities)
+        index.split_vocabulary = None
+        n_intents = max(1, len(intents))
+        df: dict[str, int] = defaultdict(int)
+        for bag in bags.values():
+            for term in bag:
+                df[term] += 1
+        for intent_id, bag in bags.items():
+            for term, weight in bag.items():
+                index.postings.setdefault(term, {})[intent_id] = weight
+        index._finalize()
+        by_utterance: dict[str, list[int]] = defaultdict(list)
+        for position, terms in enumerate(index._utterance_terms):
+            for term in terms:
+                by_utterance[term].append(position)
+        group_of = {intent_id: n for n, intent_id in enumerate(index._group_ids)}
+        for term, per_intent in index.postings.items():
+            positions = by_utterance.get(term, [])
+            index.utterance_postings[term] = (
+                np.array(positions, dtype=np.intp), np.ones(len(positions), dtype=np.float64)
+            )
+            pairs = [(group_of[i], w) for i, w in per_intent.items() if i in group_of]
+            index.intent_postings[term] = (
+                np.array([g for g, _ in pairs], dtype=np.intp),
+                np.array([w for _, w in pairs], dtype=np.float64),
+            )
+        for term, positions in by_utterance.items():
+            if term not in index.postings:  # an entity named in a phrasing only
+                index.utterance_postings[term] = (
+                    np.array(positions, dtype=np.intp), np.ones(len(positions), dtype=np.float64)
+                )
+        index.idf = {t: math.log(1.0 + n_intents / c) for t, c in df.items()}
+        index.max_idf = math.log(1.0 + n_intents)
+        index.term_list = sorted(index.postings)
+        for term in index.term_list:
+            for n in range(2, len(term)):
+                index.prefixes.setdefault(term[:n], []).append(term)
+        index.term_jamo = [to_jamo(t) for t in index.term_list]
+        index.known_words = set(index.term_list)
+        for doc in documents:
+            index.known_years.update(_YEAR_RE.findall(doc))
+            index.known_words.update(index._stems(doc)[1])
+        for term in decline:
+            term_clean = clean(term)
+            if term_clean:
+                index.decline_jamo.append((term, to_jamo(term_clean.replace(" ", ""))))
+        return index
+
+    def _bags(
+        self, intents: dict[str, Intent], entities: dict[str, Entity]
+    ) -> dict[str, dict[str, float]]:
+        """Per intent, its words and their weights; records the phrasings as utterances."""
+        bags: dict[str, dict[str, float]] = defaultdict(dict)
+        self.utterance_intent, self.utterance_text = [], []
+        self.utterance_jamo, self.utterance_words = [], []
+        self._utterance_terms = []
+
+        def add_terms(intent_id: str, text: str, weight: float) -> list[str]:
+            stems = self._stems(text)[1]
+            bag = bags[intent_id]
+            content = [s for s in stems if s not in FILLER_STEMS and not is_placeholder(s[0])]
+            # Adjacent words joined too, so '영향받은' finds '영향 받은'.
+            joined = [a + b for a, b in zip(content, content[1:], strict=False)]
+            # Words of the intent's other phrasings count for half.
+            intent_weight = _SIBLING_WEIGHT if weight == _ASKED_WEIGHT else weight
+            for s in content + joined:
+                bag[s] = max(bag.get(s, 0.0), intent_weight)
+            if weight == _ASKED_WEIGHT:
+                placeholders = [s for s in stems if is_placeholder(s[0])]
+                self._utterance_terms.append(set(content + joined + placeholders))
+            return stems
+
+        for intent in intents.values():
+            asked = [intent.question, *([intent.question_en] if intent.question_en else [])]
+            for text in [*asked, *intent.phrasings]:
+                stems = add_terms(intent.id, text, _ASKED_WEIGHT)
+                jamo_stems = [to_jamo(s) for s in stems]
+                self.utterance_intent.append(intent.id)
+                self.utterance_text.append(text)
+                self.utterance_jamo.append("".join(jamo_stems))
+                self.utterance_words.append(" ".join(jamo_stems))
+            for keyword in intent.keywords:
+                add_terms(intent.id, keyword, _KEYWORD_WEIGHT)
+            answers = [intent.answer, intent.answer_en or ""]
+            answers += [a.answer for a in intent.entity_answers]
+            answers += [a.answer_en or "" for a in intent.entity_answers]
+            for text in answers:
+                add_terms(intent.id, text, _ANSWER_WEIGHT)
+        # An entity speaks for the intents that answer it: fully for its default intent,
+        # partly for intents with an answer specific to it.
+        for n, entity in enumerate(entities.values()):
+            specific = {
+                i.id for i in intents.values() if any(a.entity == entity.id for a in i.entity_answers)
+            }
+            self.entity_intents[entity.id] = specific | (
+                {entity.default_intent} if entity.default_intent else set()
+            )
+            for intent_id in specific:
+                bags[intent_id][placeholder(n)] = _ENTITY_SPECIFIC_WEIGHT
+            if entity.default_intent:
+                bags[entity.default_intent][placeholder(n)] = _ASKED_WEIGHT
+        return bags
+
+    def _finalize(self) -> None:
+        self._lengths = np.array([len(u) for u in self.utterance_jamo], dtype=np.float64)
+        starts = [0]
+        for n in range(1, len(self.utterance_intent)):
+            if self.utterance_intent[n] != self.utterance_intent[n - 1]:
+                starts.append(n)
+        self._group_starts = np.array(starts, dtype=np.intp)
+        self._group_ids = [self.utterance_intent[n] for n in starts]
+        self._group_sizes = np.diff(np.array([*starts, len(self.utterance_intent)], dtype=np.intp))
+
+    def _stems(self, text: str) -> tuple[str, list[str], list[EntityMention]]:
+        cleaned = clean(text)
+        replaced, mentions = self.recognizer.replace(cleaned)
+        stems: list[str] = []
+        for word in replaced.split():
+            for s in split_word(word):
+                stems.extend(self._segment(s))
+        return cleaned, stems, mentions
+
+    def _segment(self, word: str) -> list[str]:
+        """Split a long word typed without spaces into known words ('언제부터멈췄' ->
+        ['언제', '멈췄']), when known words cover most of it."""
+        vocab: set[str] | dict[str, dict[str, float]] = (
+            self.split_vocabulary if self.split_vocabulary is not None else self.postings
+        )
+        if len(word) < 4 or not _HANGUL_RE.match(word) or word in vocab:
+            return [word]
+        n = len(word)
+        # best[i] = (covered characters, pieces) for word[:i]
+        best: list[tuple[int, list[str]]] = [(0, [])] + [(-1, [])] * n
+        for i in range(n):
+            covered, pieces = best[i]
+            if covered < 0:
+                continue
+            if best[i + 1][0] < covered:
+                best[i + 1] = (covered, pieces)
+            for j in range(i + 2, min(n, i + 8) + 1):
+                piece = word[i:j]
+                if piece in vocab or stem(piece) in vocab:
+                    candidate = (covered + (j - i), [*pieces, stem(piece)])
+                    if candidate[0] > best[j][0] or (
+                        candidate[0] == best[j][0] and len(candidate[1]) < len(best[j][1])
+                    ):
+                        best[j] = candidate
+        covered, pieces = best[n]
+        if pieces and covered >= 0.6 * n:
+            return pieces
+        return [word]
+
+    def prepare(self, text: str) -> Query:
+        """Normalise a question into a Query."""
+        cleaned, stems, mentions = self._stems(text)
+        content = tuple(
+            s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS
+        )
+        years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
+        compact_jamo = to_jamo(cleaned.replace(" ", ""))
+        declined = tuple(
+            term
+            for term, term_jamo in self.decline_jamo
+            if _contains_term(compact_jamo, cleaned, term_jamo)
+        )
+        jamo_stems = [to_jamo(s) for s in stems]
+        return Query(
+            original=text,
+            cleaned=cleaned,
+            stems=tuple(stems),
+            jamo="".join(jamo_stems),
+            jamo_words=" ".join(jamo_stems),
+            english=is_mostly_latin(cleaned),
+            entities=tuple(dict.fromkeys(m.entity_id for m in mentions)),
+            content_stems=content,
+            foreign_years=years,
+            decline_terms=declined,
+        )
+
+    def _term_matches(self, word: str) -> list[tuple[str, float]]:
+        """Knowledge terms this word stands for, with a similarity in 0..1."""
+        if word in self.postings:
+            return [(word, 1.0)]
+        matches: dict[str, float] = {}
+        # A conjugated or particle-laden form of a known stem ('멈췄던' -> '멈췄').
+        for n in range(len(word) - 1, 1, -1):
+            if word[:n] in self.postings:
+                matches[word[:n]] = 0.9
+                break
+        # A shortened form of a known word ('사과' for '사과문').
+        for term in self.prefixes.get(word, ())[:6]:
+            matches[term] = max(matches.get(term, 0.0), 0.85)
+        jamo = to_jamo(word)
+        if len(jamo) >= 3 and not is_placeholder(word[0]):
+            cutoff = 80.0 if len(jamo) <= 6 else _FUZZY_CUTOFF
+            for _term, score, pos in process.extract(
+                jamo, self.term_jamo, scorer=fuzz.ratio, processor=None,
+                score_cutoff=cutoff, limit=4,
+            ):
+                term = self.term_list[pos]
+                sim = score / 100.0
+                if sim > matches.get(term, 0.0):
+                    matches[term] = sim
+        return sorted(matches.items(), key=lambda item: -item[1])
+
+    def _term_coverage(self, query: Query) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Per utterance, the share (0..1) of the question's weight it explains: its own
+        words, and its intent's keywords, answer words and entities."""
+        n_utt = len(self.utterance_jamo)
+        explained = np.zeros(n_utt, dtype=np.float64)
+        total = 0.0
+        unknown: list[str] = []
+        entity_terms = [s for s in query.stems if is_placeholder(s[0]) and s in self.idf]
+        for word in dict.fromkeys([*query.content_stems, *entity_terms]):
+            if word.isdigit() and word not in self.postings:
+                continue  # a number the knowledge lacks is neither for nor against
+            matches = self._term_matches(word)
+            if not matches:
+                unknown.append(word)
+                total += self.max_idf
+                continue
+            weight = max(sim * self.idf[t] for t, sim in matches)
+            total += weight
+            per_utt = np.zeros(n_utt, dtype=np.float64)
+            per_intent = np.zeros(len(self._group_ids), dtype=np.float64)
+            for term, sim in matches:
+                value = sim * self.idf[term]
+                positions, weights = self.utterance_postings.get(term, _EMPTY)
+                if len(positions):
+                    np.maximum.at(per_utt, positions, value * weights)
+                groups, gweights = self.intent_postings.get(term, _EMPTY)
+                if len(groups):
+                    np.maximum.at(per_intent, groups, value * gweights)
+            combined = np.maximum(per_utt, np.repeat(per_intent, self._group_sizes))
+            explained += np.minimum(combined, weight)
+        if total <= 0:
+            return explained, tuple(unknown)
+        return explained / total, tuple(unknown)
+
+    def score(self, query: Query, limit: int | None = 5) -> list[Candidate]:
+        """Rank intents for a prepared query (best first), scores in 0..100."""
+        if query.is_empty or not self.utterance_jamo:
+            return []
+        text = process.cdist([query.jamo], self.utterance_jamo, scorer=fuzz.ratio)[0]
+        text = text.astype(np.float64)
+        qlen = float(len(query.jamo))
+        if qlen >= 6:
+            partial = process.cdist(
+                [query.jamo], self.utterance_jamo, scorer=fuzz.partial_ratio
+            )[0].astype(np.float64)
+            shorter = np.minimum(self._lengths, qlen)
+            longer = np.maximum(np.maximum(self._lengths, qlen), 1.0)
+            factor = np.where(shorter >= 6, 0.6 + 0.3 * shorter / longer, 0.0)
+            text = np.maximum(text, partial * factor)
+        coverage, unknown = self._term_coverage(query)
+        if query.content_stems or query.entities:
+            combined = _TERM_SHARE * 100.0 * coverage + (1 - _TERM_SHARE) * text
+        else:
+            combined = text
+        per_intent = np.maximum.reduceat(combined, self._group_starts)
+        order = np.argsort(-per_intent, kind="stable")
+        if limit is not None:
+            order = order[:limit]
+        ends = [*self._group_starts[1:].tolist(), len(combined)]
+        candidates = []
+        for n in order:
+            start = int(self._group_starts[n])
+            best = start + int(np.argmax(combined[start : ends[n]]))
+            candidates.append(
+                Candidate(
+                    self._group_ids[n], float(min(100.0, per_intent[n])),
+                    self.utterance_text[best], float(coverage[best]), unknown,
+                )
+            )
+        return candidates
+
+
+def _contains_term(compact_jamo: str, cleaned: str, term_jamo: str) -> bool:
+    if term_jamo.isascii():
+        return re.search(rf"(?<![a-z0-9]){re.escape(term_jamo)}(?![a-z0-9])", cleaned) is not None
+    return term_jamo in compact_jamo
+
+
+def entity_ids(mentions: Iterable[EntityMention]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.entity_id for m in mentions))

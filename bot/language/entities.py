@@ -1,0 +1,86 @@
+"""Entity mentions: find the services and things a question names, whatever nickname is used.
+
+A mention is replaced by one private-use character per entity, so '카톡', '카카오톡' and
+'kakaotalk' all read the same to the matcher and weigh as little as one letter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.language.normalize import clean
+
+_PLACEHOLDER_BASE = 0xE000
+# Particles that may stick to a mention ('카스는', '플친도'): consumed with it.
+_TRAILING_PARTICLE = r"(?:에서는|에서도|으로는|이랑|하고|에서|에는|에도|은요|는요|으로|은|는|이|가|을|를|에|의|도|로|와|과|랑|만)?"
+
+
+@dataclass(frozen=True)
+class EntityMention:
+    entity_id: str
+    text: str
+
+
+def placeholder(index: int) -> str:
+    """The character that stands for the entity with this index."""
+    return chr(_PLACEHOLDER_BASE + index)
+
+
+def is_placeholder(ch: str) -> bool:
+    return len(ch) == 1 and _PLACEHOLDER_BASE <= ord(ch) < _PLACEHOLDER_BASE + 0x1000
+
+
+def _pattern(synonym: str) -> str | None:
+    cleaned = clean(synonym)
+    letters = cleaned.replace(" ", "")
+    if not letters:
+        return None
+    body = r"\s*".join(re.escape(ch) for ch in letters)
+    if letters.isascii():
+        return rf"(?<![a-z0-9]){body}(?![a-z0-9])"
+    if len(letters) == 1:
+        # A one-syllable nickname ('폰', '톡') only counts as a word of its own.
+        return rf"(?<![가-힣]){body}{_TRAILING_PARTICLE}(?![가-힣])"
+    return rf"{body}{_TRAILING_PARTICLE}(?=\s|$)|{body}"
+
+
+class EntityRecognizer:
+    """Finds entity mentions in cleaned text and replaces them by placeholders."""
+
+    def __init__(self, entities: Iterable[tuple[str, Iterable[str]]]) -> None:
+        self.ids: list[str] = []
+        alternatives: list[tuple[int, str, str]] = []
+        for index, (entity_id, names) in enumerate(entities):
+            self.ids.append(entity_id)
+            for name in names:
+                pattern = _pattern(name)
+                if pattern is not None:
+                    alternatives.append((len(clean(name).replace(" ", "")), f"e{index}", pattern))
+        # Longest names first, so '카카오스토리' wins over '카카오'.
+        alternatives.sort(key=lambda item: -item[0])
+        parts = [f"(?P<{group}_{n}>{pattern})" for n, (_, group, pattern) in enumerate(alternatives)]
+        self._regex = re.compile("|".join(parts)) if parts else None
+
+    def replace(self, cleaned: str) -> tuple[str, list[EntityMention]]:
+        """Replace mentions in already cleaned text; return the new text and the mentions."""
+        if self._regex is None:
+            return cleaned, []
+        mentions: list[EntityMention] = []
+
+        def substitute(match: re.Match[str]) -> str:
+            group = match.lastgroup or ""
+            index = int(group[1:].split("_", 1)[0])
+            mentions.append(EntityMention(self.ids[index], match.group(0)))
+            return f" {placeholder(index)} "
+
+        replaced = self._regex.sub(substitute, cleaned)
+        return " ".join(replaced.split()), mentions
+
+    def entity_of(self, ch: str) -> str | None:
+        if is_placeholder(ch):
+            index = ord(ch) - _PLACEHOLDER_BASE
+            if index < len(self.ids):
+                return self.ids[index]
+        return None

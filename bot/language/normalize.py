@@ -1,0 +1,253 @@
+"""Korean-aware text normalisation: pure functions, each tested on its own.
+
+The pipeline a question goes through is `normalize()`: Unicode NFKC and case folding,
+noise removal (punctuation, emoji, ㅋㅋ/ㅠㅠ), elongation squeezing (왜애애 -> 왜),
+particle and ending stripping per word, and jamo decomposition for typo-tolerant
+comparison. No morphological analyser: the domain is small and a rule-based stripper
+costs nothing at start-up (see README, "Korean tooling").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+HANGUL_BASE = 0xAC00
+HANGUL_END = 0xD7A3
+_CHOSEONG = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_JUNGSEONG = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+_JONGSEONG = ("", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")
+
+# Laughter, crying and other runs of bare jamo that carry no content.
+_JAMO_NOISE_RE = re.compile(r"[ㄱ-ㅎㅏ-ㅣ]{2,}|(?<![가-힣])[ㄱ-ㅎㅏ-ㅣ](?![가-힣])")
+# Anything that is not a letter, digit or space becomes a space.
+_NON_WORD_RE = re.compile(r"[^\w\s]|_", re.UNICODE)
+_SPACES_RE = re.compile(r"\s+")
+_REPEAT_RE = re.compile(r"(.)\1{2,}")
+
+# Particles (조사), longest first. Stripped from the end of a word when enough is left.
+_PARTICLES = sorted(
+    [
+        "으로부터", "로부터", "에서는", "에서도", "에게서", "한테서", "이랑은",
+        "이라는", "이란", "라는", "에서", "에게", "한테", "께서", "보다",
+        "처럼", "으로", "이랑", "하고", "이나", "마다", "조차", "밖에", "은요", "는요",
+        "이요", "에는", "에도", "으론", "로는", "와는", "과는", "만큼",
+        "은", "는", "이", "가", "을", "를", "에", "의", "도", "로", "와", "과", "랑", "만",
+    ],
+    key=len,
+    reverse=True,
+)
+_SINGLE_PARTICLES = {p for p in _PARTICLES if len(p) == 1}
+
+# Question and statement endings, reduced to their stem ('됐나요' -> '됐', '멈췄어' -> '멈췄').
+_ENDINGS = sorted(
+    [
+        "었습니까", "았습니까", "였습니까", "습니까", "ㅂ니까", "었나요", "았나요", "였나요",
+        "인가요", "던가요", "는가요", "나요", "가요", "을까요", "ㄹ까요", "까요", "은가요",
+        "었어요", "았어요", "였어요", "이에요", "이예요", "에요", "예요", "어요", "아요",
+        "해요", "세요", "셨나요", "었니", "았니", "였니", "었냐", "았냐", "였냐", "이냐",
+        "이니", "인지", "는지", "은지", "던지", "었지", "았지", "였지", "었음", "았음",
+        "였음", "었어", "았어", "였어", "했어", "했음", "했나", "됐나", "이야", "인데",
+        "는데", "던데", "한데", "이었어요", "이었나요", "이었습니까", "이었어", "이었음",
+        "이었냐", "이었니", "이었나", "이었지", "이었던", "이었", "였어요", "였나요", "였어",
+        "였음", "였냐", "였니", "였나", "였지", "였던", "였", "이라며", "라며", "이래", "래",
+        "이라던데", "라던데", "이라고", "라고", "이던데", "던", "임", "음", "냐", "니", "나",
+        "지", "야", "요", "어", "아",
+    ],
+    key=len,
+    reverse=True,
+)
+
+
+def nfkc(text: str) -> str:
+    """Unicode NFKC (composes NFD Hangul, folds full-width forms) and case folding."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def strip_noise(text: str) -> str:
+    """Drop punctuation, symbols, emoji and bare-jamo runs (ㅋㅋ, ㅠㅠ); keep words."""
+    text = "".join(ch if unicodedata.category(ch)[0] in "LNZ" else " " for ch in text)
+    text = _JAMO_NOISE_RE.sub(" ", text)
+    text = _NON_WORD_RE.sub(" ", text)
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+# The vowel a syllable ends on, as heard: ㅙ ends on ㅐ, ㅑ on ㅏ, ㅐ and ㅔ sound alike.
+_VOWEL_SOUND = "ㅏㅐㅏㅐㅓㅐㅓㅐㅗㅏㅐㅐㅗㅜㅓㅐㅣㅜㅡㅣㅣ"
+
+
+def _vowel(ch: str) -> str | None:
+    code = ord(ch) - HANGUL_BASE
+    if 0 <= code <= HANGUL_END - HANGUL_BASE:
+        return _VOWEL_SOUND[(code // 28) % 21]
+    return None
+
+
+def _is_bare_vowel_syllable(ch: str) -> bool:
+    code = ord(ch) - HANGUL_BASE
+    return 0 <= code <= HANGUL_END - HANGUL_BASE and code // 588 == 11 and code % 28 == 0
+
+
+def _is_open(ch: str) -> bool:
+    code = ord(ch) - HANGUL_BASE
+    return 0 <= code <= HANGUL_END - HANGUL_BASE and code % 28 == 0
+
+
+def squeeze_repeats(text: str) -> str:
+    """Collapse elongations: any character repeated three times or more (!!!, ...), and
+    'ㅇ'+vowel syllables echoing an open syllable's vowel (왜애애 -> 왜, 언제에 -> 언제),
+    when they repeat or end the word, so '요일이' and '나아가' stay as they are."""
+    text = _REPEAT_RE.sub(r"\1", text)
+    out: list[str] = []
+    n = 0
+    while n < len(text):
+        ch = text[n]
+        out.append(ch)
+        n += 1
+        if not _is_open(ch):
+            continue
+        run = n
+        while run < len(text) and _is_bare_vowel_syllable(text[run]) and _vowel(text[run]) == _vowel(ch):
+            run += 1
+        echoes = run - n
+        at_end = run == len(text) or not ("가" <= text[run] <= "힣")
+        if echoes >= 2 or (echoes == 1 and at_end):
+            n = run
+    return "".join(out)
+
+
+_LOOSE_PARTICLES = {"은", "는", "을", "를", "가"}
+# Particles that carry meaning for this domain ('몇 시부터' vs '몇 시까지'): kept as words.
+MEANINGFUL_PARTICLES = ("부터", "까지")
+# 하다/되다 verbs: '사과했' -> '사과', '복구됐' -> '복구'.
+_LIGHT_VERBS = sorted(
+    ["했었", "했던", "하는", "해서", "했", "한", "하", "해", "됐었", "됐던", "되는", "돼서",
+     "됐", "된", "되", "돼", "될", "시킨", "시켰"],
+    key=len,
+    reverse=True,
+)
+
+
+def strip_particle(word: str) -> str:
+    """Remove one trailing particle (조사) when at least two syllables remain
+    (one for 은/는/을/를/가: '뭐가' -> '뭐', but '사과' keeps its '과')."""
+    if not word or not ("가" <= word[-1] <= "힣"):
+        return word
+    for particle in _PARTICLES:
+        if word.endswith(particle):
+            rest = word[: -len(particle)]
+            minimum = 1 if particle in _LOOSE_PARTICLES else 2
+            if len(rest) >= minimum:
+                return rest
+    return word
+
+
+def strip_ending(word: str) -> str:
+    """Reduce a verb or copula ending to its stem ('멈췄어요' -> '멈췄', '뭐야' -> '뭐')."""
+    if not word or not ("가" <= word[-1] <= "힣"):
+        return word
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 1:
+            return word[: -len(ending)]
+    return word
+
+
+def strip_light_verb(word: str) -> str:
+    """Drop a trailing 하다/되다 form from a noun+verb word ('사과했' -> '사과')."""
+    for light in _LIGHT_VERBS:
+        if word.endswith(light) and len(word) - len(light) >= 2:
+            return word[: -len(light)]
+    return word
+
+
+# Every spelling (and common misspelling) of 되- forms reads as '되': 됐/됬/됫/돼/됨/된.
+_DOE_FORMS = frozenset("됐됬됫돼됨된될됏되")
+
+
+def canonical_verb(word: str) -> str:
+    """'됐'/'됬'/'돼' -> '되'; '안됐'/'안돼' -> '안되' (the negation people type for outages)."""
+    if word and word[-1] in _DOE_FORMS and (len(word) == 1 or word[:-1] in {"안", "못", "잘"}):
+        return word[:-1] + "되"
+    return word
+
+
+def stem(word: str) -> str:
+    """A word without its particle, ending or light verb: the form words are compared in."""
+    stripped = strip_particle(word)
+    if stripped == word:
+        stripped = strip_ending(word)
+    if stripped != word and stripped[-1:] in _DOE_FORMS:
+        stripped = strip_ending(stripped) if len(stripped) > 1 else stripped
+    return canonical_verb(strip_light_verb(stripped))
+
+
+def split_word(word: str) -> list[str]:
+    """The stem of a word, plus a meaningful particle it carried ('시부터' -> ['시', '부터'])."""
+    for particle in MEANINGFUL_PARTICLES:
+        if word.endswith(particle) and len(word) > len(particle):
+            rest = stem(word[: -len(particle)]) or word[: -len(particle)]
+            return [rest, particle]
+    s = stem(word)
+    return [s] if s else []
+
+
+def to_jamo(text: str) -> str:
+    """Decompose Hangul syllables into jamo, so '원잉' and '원인' differ by one letter."""
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch) - HANGUL_BASE
+        if 0 <= code <= HANGUL_END - HANGUL_BASE:
+            out.append(_CHOSEONG[code // 588])
+            out.append(_JUNGSEONG[(code // 28) % 21])
+            if code % 28:
+                out.append(_JONGSEONG[code % 28])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def is_mostly_latin(text: str) -> bool:
+    """True when the letters of `text` are mostly Latin (an English question)."""
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    hangul = sum(1 for ch in text if "가" <= ch <= "힣" or "ㄱ" <= ch <= "ㅣ")
+    return latin > 0 and latin >= 2 * hangul
+
+
+def clean(text: str) -> str:
+    """NFKC, case folding, noise removal and elongation squeezing, in that order."""
+    return squeeze_repeats(strip_noise(nfkc(text)))
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A text in every form the matcher compares."""
+
+    original: str
+    cleaned: str
+    words: tuple[str, ...]
+    stems: tuple[str, ...]
+    compact: str
+    jamo: str
+    english: bool
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.compact
+
+
+def normalize(text: str) -> Normalized:
+    """Run the whole pipeline on one text."""
+    cleaned = clean(text)
+    words = tuple(cleaned.split())
+    stems = tuple(s for w in words for s in split_word(w))
+    compact = "".join(stems)
+    return Normalized(
+        original=text,
+        cleaned=cleaned,
+        words=words,
+        stems=stems,
+        compact=compact,
+        jamo=to_jamo(compact),
+        english=is_mostly_latin(cleaned),
+    )
