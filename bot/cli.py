@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from bot.config import Settings
+from bot.engine.answers import Reply
 from bot.errors import BotError, KnowledgeInvalid
 from bot.knowledge.loader import load_knowledge
-from bot.engine.answers import Reply
 from bot.knowledge.store import KnowledgeStore
 from bot.service import KnowledgeService
 
@@ -32,11 +32,17 @@ def _fail(message: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--knowledge", "knowledge_dir", type=click.Path(path_type=Path), default=None,
+    "--knowledge",
+    "knowledge_dir",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Knowledge folder (default: BOT_KNOWLEDGE_DIR or the shipped knowledge/).",
 )
 @click.option(
-    "--db", "db_path", type=click.Path(path_type=Path), default=None,
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help="SQLite database file (default: BOT_DB_PATH).",
 )
 @click.pass_context
@@ -69,7 +75,9 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     except KnowledgeInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-        click.echo(f"{len(exc.problems)} problem(s) found; fix them and run check again.", err=True)
+        click.echo(
+            f"{len(exc.problems)} problem(s) found; fix them and run check again.", err=True
+        )
         raise SystemExit(1) from None
     intents = sum(len(f.intents) for f in knowledge.files)
     phrasings = sum(len(i.phrasings) for f in knowledge.files for i in f.intents)
@@ -205,14 +213,26 @@ def chat(ctx: click.Context, as_json: bool) -> None:
 @click.option("--quiet", is_flag=True, help="Summary lines only.")
 @click.pass_context
 def eval_command(
-    ctx: click.Context, path: Path, min_accuracy: float, min_refusal: float, min_typo: float,
-    min_english: float, min_followup: float, max_wrong: int | None, no_baselines: bool,
+    ctx: click.Context,
+    path: Path,
+    min_accuracy: float,
+    min_refusal: float,
+    min_typo: float,
+    min_english: float,
+    min_followup: float,
+    max_wrong: int | None,
+    no_baselines: bool,
     quiet: bool,
 ) -> None:
     """Measure accuracy on a labelled question file (JSON lines), with two baselines."""
     from bot.evaluation import (
-        IN_SCOPE_TYPO_KINDS, format_report, read_examples, run_baseline, run_engine,
-        tfidf_baseline, wratio_baseline,
+        IN_SCOPE_TYPO_KINDS,
+        format_report,
+        read_examples,
+        run_baseline,
+        run_engine,
+        tfidf_baseline,
+        wratio_baseline,
     )
 
     service = _service(_settings(ctx))
@@ -230,7 +250,7 @@ def eval_command(
             ("baseline: rapidfuzz extractOne WRatio", wratio_baseline(service.engine)),
             ("baseline: char 1-3-gram TF-IDF", tfidf_baseline(service.engine)),
         ):
-            base = run_baseline(name, classify, examples)
+            base = run_baseline(name, classify, examples, service.engine)
             for line in format_report(base, details=False):
                 click.echo(line)
             if best_mistakes is None or len(base.mistakes) < best_mistakes:
@@ -263,4 +283,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -35,9 +35,13 @@ class Settings(BaseSettings):
     max_yaml_aliases: int = Field(default=50, alias="BOT_MAX_YAML_ALIASES", ge=0)
 
     # Question understanding
-    answer_threshold: float = Field(default=0.62, alias="BOT_ANSWER_THRESHOLD", ge=0, le=1)
-    suggest_threshold: float = Field(default=0.40, alias="BOT_SUGGEST_THRESHOLD", ge=0, le=1)
-    ambiguity_margin: float = Field(default=0.06, alias="BOT_AMBIGUITY_MARGIN", ge=0, le=1)
+    answer_threshold: float = Field(default=0.60, alias="BOT_ANSWER_THRESHOLD", ge=0, le=1)
+    suggest_threshold: float = Field(default=0.35, alias="BOT_SUGGEST_THRESHOLD", ge=0, le=1)
+    ambiguity_margin: float = Field(default=0.05, alias="BOT_AMBIGUITY_MARGIN", ge=0, le=1)
+    clear_answer_threshold: float = Field(
+        default=0.45, alias="BOT_CLEAR_ANSWER_THRESHOLD", ge=0, le=1
+    )
+    clear_margin: float = Field(default=0.10, alias="BOT_CLEAR_MARGIN", ge=0, le=1)
     context_ttl_seconds: float = Field(default=600.0, alias="BOT_CONTEXT_TTL", gt=0)
 
     # Telegram
@@ -49,9 +53,7 @@ class Settings(BaseSettings):
         default=None, alias="TELEGRAM_API_BASE_FILE_URL"
     )
     group_cooldown_seconds: float = Field(default=3.0, alias="BOT_GROUP_COOLDOWN", ge=0)
-    admin_ids: Annotated[list[int], NoDecode] = Field(
-        default_factory=list, alias="BOT_ADMIN_IDS"
-    )
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="BOT_ADMIN_IDS")
     log_level: str = Field(default="INFO", alias="BOT_LOG_LEVEL")
 
     @field_validator("admin_ids", mode="before")

@@ -37,12 +37,20 @@ class Outcome:
     intent: str | None
     entity: str | None
     confidence: float
+    # The article sentences the reply delivered, and those the expected answer rests on:
+    # two intents that give the same fact from the same sentences are the same answer.
+    quotes: frozenset[str] = frozenset()
+    expected_quotes: frozenset[str] = frozenset()
 
     @property
     def correct(self) -> bool:
         if self.example.intent is None:
             return not self.answered
-        if not self.answered or self.intent != self.example.intent:
+        if not self.answered:
+            return False
+        if self.expected_quotes and self.quotes == self.expected_quotes:
+            return True
+        if self.intent != self.example.intent:
             return False
         return self.example.entity is None or self.entity in (None, self.example.entity)
 
@@ -140,6 +148,25 @@ class Report:
         return [(n / bins, a, c) for n, (a, c) in enumerate(rows)]
 
 
+def expected_quotes(engine: Engine, example: Example) -> frozenset[str]:
+    """The quotes of the answer the example expects (entity-specific where there is one)."""
+    if example.intent is None or example.intent not in engine.index.intents:
+        return frozenset()
+    intent = engine.index.intents[example.intent]
+    for specific in intent.entity_answers:
+        if specific.entity == example.entity:
+            return frozenset(specific.quotes)
+    return frozenset(intent.quotes)
+
+
+def delivered_quotes(
+    engine: Engine, intent_id: str | None, entity_id: str | None
+) -> frozenset[str]:
+    if intent_id is None:
+        return frozenset()
+    return expected_quotes(engine, Example("", intent_id, entity_id, ""))
+
+
 def run_engine(engine: Engine, examples: list[Example]) -> Report:
     """Run the engine; each example is its own conversation (context questions first)."""
     report = Report("engine")
@@ -149,7 +176,15 @@ def run_engine(engine: Engine, examples: list[Example]) -> Report:
             engine.ask(earlier, conversation="eval", memory=memory)
         reply = engine.ask(example.question, conversation="eval", memory=memory)
         report.outcomes.append(
-            Outcome(example, reply.answered, reply.intent_id, reply.entity_id, reply.confidence)
+            Outcome(
+                example,
+                reply.answered,
+                reply.intent_id,
+                reply.entity_id,
+                reply.confidence,
+                frozenset(reply.source.quotes) if reply.source else frozenset(),
+                expected_quotes(engine, example),
+            )
         )
     return report
 
@@ -164,7 +199,9 @@ def _phrasings(engine: Engine) -> tuple[list[str], list[str]]:
     return texts, owners
 
 
-def wratio_baseline(engine: Engine, cutoff: float = 70.0) -> Callable[[str], tuple[str | None, float]]:
+def wratio_baseline(
+    engine: Engine, cutoff: float = 70.0
+) -> Callable[[str], tuple[str | None, float]]:
     """Plain `process.extractOne` with WRatio over the raw phrasings; below cutoff: decline."""
     texts, owners = _phrasings(engine)
 
@@ -188,7 +225,9 @@ def _ngrams(text: str, sizes: tuple[int, ...] = (1, 2, 3)) -> Counter[str]:
     return grams
 
 
-def tfidf_baseline(engine: Engine, cutoff: float = 0.3) -> Callable[[str], tuple[str | None, float]]:
+def tfidf_baseline(
+    engine: Engine, cutoff: float = 0.3
+) -> Callable[[str], tuple[str | None, float]]:
     """Character 1-3-gram TF-IDF nearest neighbour over the raw phrasings (cosine)."""
     texts, owners = _phrasings(engine)
     docs = [_ngrams(t) for t in texts]
@@ -220,12 +259,26 @@ def tfidf_baseline(engine: Engine, cutoff: float = 0.3) -> Callable[[str], tuple
 
 
 def run_baseline(
-    name: str, classify: Callable[[str], tuple[str | None, float]], examples: list[Example]
+    name: str,
+    classify: Callable[[str], tuple[str | None, float]],
+    examples: list[Example],
+    engine: Engine,
 ) -> Report:
+    """Run a baseline classifier; it sees each question alone (no context, no entities)."""
     report = Report(name)
     for example in examples:
         intent, score = classify(example.question)
-        report.outcomes.append(Outcome(example, intent is not None, intent, None, score))
+        report.outcomes.append(
+            Outcome(
+                example,
+                intent is not None,
+                intent,
+                None,
+                score,
+                delivered_quotes(engine, intent, None),
+                expected_quotes(engine, example),
+            )
+        )
     return report
 
 
@@ -236,7 +289,8 @@ def format_report(report: Report, *, details: bool) -> list[str]:
         f"in-scope accuracy: {report.accuracy:.1%} ({len(report.in_scope)} questions)",
         f"out-of-scope refusals: {report.refusal_rate:.1%} ({len(report.out_of_scope)} questions)",
         f"typos and no-spacing: {report.kind_rate(*IN_SCOPE_TYPO_KINDS):.1%}",
-        f"english: {report.kind_rate('english'):.1%}   follow-ups: {report.kind_rate('followup'):.1%}",
+        f"english: {report.kind_rate('english'):.1%}   "
+        f"follow-ups: {report.kind_rate('followup'):.1%}",
         f"overall: {report.overall:.1%}; mistakes: {len(report.mistakes)}; "
         f"wrong answers (answered with the wrong fact): {len(report.wrong_answers)}",
     ]
@@ -260,5 +314,7 @@ def format_report(report: Report, *, details: bool) -> list[str]:
         if o.example.entity:
             expected += f"/{o.example.entity}"
         got_label = got if not o.entity else f"{got}/{o.entity}"
-        lines.append(f"  {o.example.question}{context} | {expected} | {got_label} | {o.confidence:.2f}")
+        lines.append(
+            f"  {o.example.question}{context} | {expected} | {got_label} | {o.confidence:.2f}"
+        )
     return lines

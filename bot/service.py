@@ -41,9 +41,14 @@ class KnowledgeDiff:
     def empty(self) -> bool:
         return not any(
             (
-                self.added_intents, self.removed_intents, self.changed_intents,
-                self.added_phrasings, self.removed_phrasings, self.added_entities,
-                self.removed_entities, self.changed_entities,
+                self.added_intents,
+                self.removed_intents,
+                self.changed_intents,
+                self.added_phrasings,
+                self.removed_phrasings,
+                self.added_entities,
+                self.removed_entities,
+                self.changed_entities,
             )
         )
 
@@ -81,16 +86,22 @@ def diff_knowledge(old: Knowledge | None, new: Knowledge) -> KnowledgeDiff:
         added_intents=tuple(sorted(new_intents.keys() - old_intents.keys())),
         removed_intents=tuple(sorted(old_intents.keys() - new_intents.keys())),
         changed_intents=tuple(
-            sorted(k for k in new_intents.keys() & old_intents.keys()
-                   if new_intents[k] != old_intents[k])
+            sorted(
+                k
+                for k in new_intents.keys() & old_intents.keys()
+                if new_intents[k] != old_intents[k]
+            )
         ),
         added_phrasings=len(new_phr - old_phr),
         removed_phrasings=len(old_phr - new_phr),
         added_entities=tuple(sorted(new_entities.keys() - old_entities.keys())),
         removed_entities=tuple(sorted(old_entities.keys() - new_entities.keys())),
         changed_entities=tuple(
-            sorted(k for k in new_entities.keys() & old_entities.keys()
-                   if new_entities[k] != old_entities[k])
+            sorted(
+                k
+                for k in new_entities.keys() & old_entities.keys()
+                if new_entities[k] != old_entities[k]
+            )
         ),
     )
 
@@ -113,6 +124,8 @@ def thresholds_from(settings: Settings) -> Thresholds:
         answer=settings.answer_threshold,
         suggest=settings.suggest_threshold,
         margin=settings.ambiguity_margin,
+        clear_answer=settings.clear_answer_threshold,
+        clear_margin=settings.clear_margin,
     )
 
 
@@ -150,7 +163,9 @@ class KnowledgeService:
             if str(path) == ":memory:":
                 raise
             broken = Path(f"{path}.corrupt-{int(time.time())}")
-            logger.error("%s; moving it to %s and rebuilding from the knowledge files", exc, broken)
+            logger.error(
+                "%s; moving it to %s and rebuilding from the knowledge files", exc, broken
+            )
             for suffix in ("", "-wal", "-shm"):
                 part = Path(f"{path}{suffix}")
                 if part.exists():
@@ -169,7 +184,10 @@ class KnowledgeService:
                     raise
                 logger.error(
                     "knowledge files are invalid (%d problem(s)); serving the last good "
-                    "knowledge from %s:\n%s", len(exc.problems), self.settings.db_path, exc,
+                    "knowledge from %s:\n%s",
+                    len(exc.problems),
+                    self.settings.db_path,
+                    exc,
                 )
                 self._engine = Engine(stored, thresholds_from(self.settings))
                 self.started_from = "store"

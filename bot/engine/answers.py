@@ -169,12 +169,18 @@ def compose_decline(
             "empty": "Please type a question.",
             "other_incident": "That seems to be about a different incident, which I know "
             "nothing about.",
+            "not_covered": "The article doesn't say anything about that.",
+            "small_talk": "Hello! I'm a Q&A bot.",
         }.get(reason, "Sorry, I don't know that: the article doesn't say.")
         closing = "You could ask, for example:"
     else:
         opening = {
             "empty": "질문을 입력해 주세요.",
-            "other_incident": "다른 사고나 다른 시기에 대한 질문 같아요. 그 일은 제가 알지 못해요.",
+            "other_incident": (
+                "다른 사고나 다른 시기에 대한 질문 같아요. 그 일은 제가 알지 못해요."
+            ),
+            "not_covered": "그 내용은 기사에 나오지 않아서 답해 드릴 수 없어요.",
+            "small_talk": "안녕하세요! 저는 질문에 답하는 챗봇이에요.",
         }.get(reason, "죄송해요, 그 내용은 기사에 나오지 않아서 알 수 없어요.")
         closing = "이런 걸 물어보실 수 있어요:"
     text = f"{opening} {_scope(engine, english)} {closing}"

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from bot.engine.answers import Reply, Suggestion, compose_answer, compose_decline, compose_suggest
-from bot.engine.matcher import Candidate, MatchIndex, Query
+from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 
 FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", "then", "what about", "and ")
@@ -22,9 +22,11 @@ FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", 
 class Thresholds:
     """Decision thresholds, from configuration."""
 
-    answer: float = 0.62
-    suggest: float = 0.40
-    margin: float = 0.06
+    answer: float = 0.60
+    suggest: float = 0.35
+    margin: float = 0.05
+    clear_answer: float = 0.45  # answer below `answer` when the runner-up is far behind
+    clear_margin: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,7 @@ class Engine:
         for entity_id in query.entities:
             if entity_id in answered:
                 return entity_id
-        if (
-            not query.entities
-            and previous is not None
-            and previous.entity_id in answered
-        ):
+        if not query.entities and previous is not None and previous.entity_id in answered:
             return previous.entity_id
         return None
 
@@ -109,6 +107,10 @@ class Engine:
             return query, [], None, 0.0, "empty"
         if query.decline_terms or query.foreign_years:
             return query, [], None, 0.0, "other_incident"
+        if query.not_covered:
+            return query, [], None, 0.0, "not_covered"
+        if query.content_stems and all(s in SMALL_TALK for s in query.content_stems):
+            return query, [], None, 0.0, "small_talk"
 
         if query.only_entities:
             entity_id = query.entities[0]
@@ -162,10 +164,11 @@ class Engine:
             return compose_decline(self, text, reason, english, candidates)
         if reason == "matched":
             second = next((c for c in candidates[1:] if c.intent_id != intent_id), None)
-            close = second is not None and (candidates[0].score - second.score) / 100.0 < t.margin
+            gap = (candidates[0].score - second.score) / 100.0 if second else 1.0
+            clear = confidence >= t.clear_answer and gap >= t.clear_margin
             if confidence < t.suggest:
                 return compose_decline(self, text, "low_confidence", english, candidates)
-            if confidence < t.answer or close:
+            if not clear and (confidence < t.answer or gap < t.margin):
                 options = [
                     Suggestion(c.intent_id, self.question_of(c.intent_id, english))
                     for c in candidates[:3]

@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -26,26 +27,260 @@ from rapidfuzz import fuzz, process
 from bot.knowledge.loader import Knowledge
 from bot.knowledge.schema import Entity, Intent
 from bot.language.entities import EntityMention, EntityRecognizer, is_placeholder, placeholder
-from bot.language.normalize import clean, is_mostly_latin, split_word, stem, to_jamo
+from bot.language.normalize import (
+    clean,
+    is_mostly_latin,
+    plausible_typo,
+    split_word,
+    stem,
+    to_jamo,
+    verb_key,
+)
 
 _YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
+# Particles and endings that glue words together when people type without spaces.
+_GLUE = frozenset(
+    [
+        "은",
+        "는",
+        "이",
+        "가",
+        "을",
+        "를",
+        "에",
+        "의",
+        "도",
+        "로",
+        "와",
+        "과",
+        "랑",
+        "만",
+        "에서",
+        "으로",
+        "하고",
+        "이랑",
+        "어",
+        "야",
+        "요",
+        "냐",
+        "니",
+        "지",
+        "음",
+        "임",
+        "거",
+        "게",
+        "건",
+        "데",
+        "던",
+        "된",
+        "한",
+        "할",
+        "될",
+        "됐",
+        "했",
+        "해",
+        "돼",
+        "다",
+        "고",
+        "며",
+        "서",
+    ]
+)
 
 # Words that say nothing about which fact is asked ('그럼', 'what'). They neither count
 # for nor against an intent, and a question of only these and entities is "entity only".
 FILLER_STEMS = frozenset(
     {
-        "그럼", "그러면", "그리고", "그래서", "그건", "그거", "그", "이건", "이거", "저건", "또",
-        "혹시", "근데", "아니", "진짜", "정말", "좀", "막", "헐", "어떻", "어떻게", "어땠",
-        "어때", "어떤", "뭐", "뭔", "무슨", "뭐였", "뭐임", "알려줘", "알려", "알려주", "알려주세",
-        "궁금", "궁금해", "궁금합", "말해줘", "해줘", "요", "건", "거", "것", "게", "수",
-        "경우", "쪽", "은", "는", "이번", "이", "그때", "당시", "해", "했", "하", "한", "된",
-        "됐", "되", "있", "있었", "맞", "맞아", "what", "about", "and", "the", "how", "then",
-        "so", "tell", "me", "of", "is", "was", "were", "a", "an", "please", "did", "do",
-        "does", "it", "its", "to", "in", "on", "for", "this", "that", "there", "any", "be",
-        "been", "i", "you", "can", "could", "would", "has", "have", "had", "with", "at",
-        "by", "as", "are", "from", "up", "out", "they", "their", "which", "who", "whom",
-        "hey", "ok", "okay", "just", "really", "also", "too",
+        "그럼",
+        "그러면",
+        "그리고",
+        "그래서",
+        "그건",
+        "그거",
+        "그",
+        "이건",
+        "이거",
+        "저건",
+        "또",
+        "혹시",
+        "근데",
+        "아니",
+        "진짜",
+        "정말",
+        "좀",
+        "막",
+        "헐",
+        "어떻",
+        "어떻게",
+        "어땠",
+        "어때",
+        "어떤",
+        "뭐",
+        "뭔",
+        "무슨",
+        "뭐였",
+        "뭐임",
+        "알려줘",
+        "알려",
+        "알려주",
+        "알려주세",
+        "궁금",
+        "궁금해",
+        "궁금합",
+        "말해줘",
+        "해줘",
+        "요",
+        "건",
+        "거",
+        "것",
+        "게",
+        "수",
+        "경우",
+        "쪽",
+        "은",
+        "는",
+        "이번",
+        "이",
+        "그때",
+        "당시",
+        "해",
+        "했",
+        "하",
+        "한",
+        "된",
+        "됐",
+        "되",
+        "있",
+        "있었",
+        "맞",
+        "맞아",
+        "what",
+        "about",
+        "and",
+        "the",
+        "how",
+        "then",
+        "so",
+        "tell",
+        "me",
+        "of",
+        "is",
+        "was",
+        "were",
+        "a",
+        "an",
+        "please",
+        "did",
+        "do",
+        "does",
+        "it",
+        "its",
+        "to",
+        "in",
+        "on",
+        "for",
+        "this",
+        "that",
+        "there",
+        "any",
+        "be",
+        "been",
+        "i",
+        "you",
+        "can",
+        "could",
+        "would",
+        "has",
+        "have",
+        "had",
+        "with",
+        "at",
+        "by",
+        "as",
+        "are",
+        "from",
+        "up",
+        "out",
+        "they",
+        "their",
+        "which",
+        "who",
+        "whom",
+        "hey",
+        "ok",
+        "okay",
+        "just",
+        "really",
+        "also",
+        "too",
+        "무엇",
+        "여부",
+        "외",
+        "있다",
+        "있는지",
+        "없",
+        "없냐",
+        "말",
+        "얘기",
+        "어떠",
+        "뭐하",
+        "곳",
+        "부분",
+        "처럼",
+        "정도",
+        "대해",
+        "대한",
+        "관련",
+        "관해",
+        "거야",
+        "건가",
+        "건지",
+        "거임",
+        "건데",
+        "거예",
+        "걸",
+        "됩",
+        "합",
+        "니다",
+        "입니",
+        "인가",
+        "인지",
+        "다는",
+        "라는",
+        "다고",
+        "라고",
+        "다며",
+        "라며",
+        "대",
+        "래",
+        "하던데",
+        "던데",
+        "있던데",
+        "있던",
+        "네",
+        "좀요",
+        "can't",
+        "couldn",
+        "didn",
+        "wasn",
+        "weren",
+        "isn",
+        "doesn",
+        "will",
+        "should",
+        "my",
+        "your",
+        "our",
+        "we",
+        "he",
+        "she",
+        "them",
+        "these",
+        "those",
+        "when",
+        "where",
+        "why",
     }
 )
 # Weights of where a word appears: how people ask, keywords, and the answer itself.
@@ -53,10 +288,15 @@ _ASKED_WEIGHT = 1.0
 _KEYWORD_WEIGHT = 1.2
 _ANSWER_WEIGHT = 0.5
 _SIBLING_WEIGHT = 0.5
+_ENTITY_EMPHASIS = 1.25  # the thing a question names is its most specific word
 _ENTITY_SPECIFIC_WEIGHT = 0.7
 _FUZZY_CUTOFF = 75.0
-_TERM_SHARE = 0.7
-_EMPTY = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float64))  # share of the term channel in the final score
+_TERM_SHARE = 0.55
+_NGRAM_SHARE = 0.25
+_EMPTY = (
+    np.zeros(0, dtype=np.intp),
+    np.zeros(0, dtype=np.float64),
+)  # share of the term channel in the final score
 
 
 @dataclass(frozen=True)
@@ -73,6 +313,7 @@ class Query:
     content_stems: tuple[str, ...]
     foreign_years: tuple[str, ...] = ()
     decline_terms: tuple[str, ...] = ()
+    not_covered: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -104,6 +345,7 @@ class MatchIndex:
     utterance_text: list[str] = field(default_factory=list)
     utterance_jamo: list[str] = field(default_factory=list)
     utterance_words: list[str] = field(default_factory=list)
+    utterance_compact: list[str] = field(default_factory=list)
     # term -> {intent id: weight}: which intents use a word, for IDF and the vocabulary
     postings: dict[str, dict[str, float]] = field(default_factory=dict)
     # term -> (utterance positions, weights) and (intent positions, weights)
@@ -114,9 +356,15 @@ class MatchIndex:
     term_jamo: list[str] = field(default_factory=list)
     known_words: set[str] = field(default_factory=set)
     prefixes: dict[str, list[str]] = field(default_factory=dict)
+    verb_keys: dict[str, list[str]] = field(default_factory=dict)
+    word_groups: dict[str, str] = field(default_factory=dict)  # word -> its group's word
+    # character n-gram -> (utterance positions, TF-IDF weights), rows L2-normalised
+    ngram_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ngram_idf: dict[str, float] = field(default_factory=dict)
+    not_covered_forms: list[tuple[str, str]] = field(default_factory=list)
     split_vocabulary: set[str] | None = None  # while building: words shared by two intents
     known_years: set[str] = field(default_factory=set)
-    decline_jamo: list[tuple[str, str]] = field(default_factory=list)
+    decline_forms: list[tuple[str, str]] = field(default_factory=list)
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     max_idf: float = 1.0
     _lengths: np.ndarray = field(init=False, repr=False)
@@ -131,10 +379,14 @@ class MatchIndex:
         intents: dict[str, Intent] = {}
         entities: dict[str, Entity] = {}
         decline: list[str] = []
+        not_covered: list[str] = []
+        groups: list[list[str]] = []
         documents: list[str] = []
         for source in knowledge.sources:
             documents.append(source.document_text)
             decline.extend(source.model.decline_terms)
+            not_covered.extend(source.model.not_covered)
+            groups.extend(source.model.synonyms)
             entities.update((e.id, e) for e in source.model.entities)
             intents.update((i.id, i) for i in source.model.intents)
         recognizer = EntityRecognizer(
@@ -142,6 +394,15 @@ class MatchIndex:
             for e in entities.values()
         )
         index = cls(intents=intents, entities=entities, recognizer=recognizer)
+        for group in groups:
+            words = [_word_form(w) for w in group]
+            canonical = next((w for w in words if w), None)
+            for word in words:
+                if word and canonical:
+                    index.word_groups.setdefault(word, canonical)
+                    key = verb_key(word)
+                    if key is not None:
+                        index.word_groups.setdefault(key, canonical)
         # Two passes: the first learns the vocabulary, the second splits words typed
         # without spaces in the phrasings themselves ('카카오T결제안됨') by that vocabulary.
         bags = index._bags(intents, entities)
@@ -169,17 +430,20 @@ class MatchIndex:
         for term, per_intent in index.postings.items():
             positions = by_utterance.get(term, [])
             index.utterance_postings[term] = (
-                np.array(positions, dtype=np.intp), np.ones(len(positions), dtype=np.float64)
+                np.array(positions, dtype=np.intp),
+                np.ones(len(positions), dtype=np.float64),
             )
             pairs = [(group_of[i], w) for i, w in per_intent.items() if i in group_of]
             index.intent_postings[term] = (
                 np.array([g for g, _ in pairs], dtype=np.intp),
                 np.array([w for _, w in pairs], dtype=np.float64),
             )
+        index._build_ngrams()
         for term, positions in by_utterance.items():
             if term not in index.postings:  # an entity named in a phrasing only
                 index.utterance_postings[term] = (
-                    np.array(positions, dtype=np.intp), np.ones(len(positions), dtype=np.float64)
+                    np.array(positions, dtype=np.intp),
+                    np.ones(len(positions), dtype=np.float64),
                 )
         index.idf = {t: math.log(1.0 + n_intents / c) for t, c in df.items()}
         index.max_idf = math.log(1.0 + n_intents)
@@ -188,6 +452,10 @@ class MatchIndex:
             for n in range(2, len(term)):
                 index.prefixes.setdefault(term[:n], []).append(term)
         index.term_jamo = [to_jamo(t) for t in index.term_list]
+        for term in index.term_list:
+            key = verb_key(term)
+            if key is not None:
+                index.verb_keys.setdefault(key, []).append(term)
         index.known_words = set(index.term_list)
         for doc in documents:
             index.known_years.update(_YEAR_RE.findall(doc))
@@ -195,7 +463,11 @@ class MatchIndex:
         for term in decline:
             term_clean = clean(term)
             if term_clean:
-                index.decline_jamo.append((term, to_jamo(term_clean.replace(" ", ""))))
+                index.decline_forms.append((term, term_clean))
+        for term in not_covered:
+            term_clean = clean(term)
+            if term_clean:
+                index.not_covered_forms.append((term, term_clean))
         return index
 
     def _bags(
@@ -205,20 +477,21 @@ class MatchIndex:
         bags: dict[str, dict[str, float]] = defaultdict(dict)
         self.utterance_intent, self.utterance_text = [], []
         self.utterance_jamo, self.utterance_words = [], []
+        self.utterance_compact = []
         self._utterance_terms = []
 
         def add_terms(intent_id: str, text: str, weight: float) -> list[str]:
             stems = self._stems(text)[1]
             bag = bags[intent_id]
             content = [s for s in stems if s not in FILLER_STEMS and not is_placeholder(s[0])]
+            placeholders = [s for s in stems if is_placeholder(s[0])]
             # Adjacent words joined too, so '영향받은' finds '영향 받은'.
-            joined = [a + b for a, b in zip(content, content[1:], strict=False)]
+            joined = [a + b for a, b in pairwise(content)]
             # Words of the intent's other phrasings count for half.
             intent_weight = _SIBLING_WEIGHT if weight == _ASKED_WEIGHT else weight
-            for s in content + joined:
+            for s in content + joined + placeholders:
                 bag[s] = max(bag.get(s, 0.0), intent_weight)
             if weight == _ASKED_WEIGHT:
-                placeholders = [s for s in stems if is_placeholder(s[0])]
                 self._utterance_terms.append(set(content + joined + placeholders))
             return stems
 
@@ -230,6 +503,7 @@ class MatchIndex:
                 self.utterance_intent.append(intent.id)
                 self.utterance_text.append(text)
                 self.utterance_jamo.append("".join(jamo_stems))
+                self.utterance_compact.append("".join(stems))
                 self.utterance_words.append(" ".join(jamo_stems))
             for keyword in intent.keywords:
                 add_terms(intent.id, keyword, _KEYWORD_WEIGHT)
@@ -242,16 +516,61 @@ class MatchIndex:
         # partly for intents with an answer specific to it.
         for n, entity in enumerate(entities.values()):
             specific = {
-                i.id for i in intents.values() if any(a.entity == entity.id for a in i.entity_answers)
+                i.id
+                for i in intents.values()
+                if any(a.entity == entity.id for a in i.entity_answers)
             }
             self.entity_intents[entity.id] = specific | (
                 {entity.default_intent} if entity.default_intent else set()
             )
+            token = placeholder(n)
             for intent_id in specific:
-                bags[intent_id][placeholder(n)] = _ENTITY_SPECIFIC_WEIGHT
+                bags[intent_id][token] = max(
+                    bags[intent_id].get(token, 0.0), _ENTITY_SPECIFIC_WEIGHT
+                )
             if entity.default_intent:
-                bags[entity.default_intent][placeholder(n)] = _ASKED_WEIGHT
+                bags[entity.default_intent][token] = _ASKED_WEIGHT
         return bags
+
+    def _build_ngrams(self) -> None:
+        """Character 1-3-gram TF-IDF vectors of the phrasings (on their normalised form)."""
+        counts = [_ngrams(words) for words in self.utterance_compact]
+        df: dict[str, int] = defaultdict(int)
+        for grams in counts:
+            for gram in grams:
+                df[gram] += 1
+        n_docs = max(1, len(counts))
+        self.ngram_idf = {g: math.log((1 + n_docs) / (1 + c)) + 1.0 for g, c in df.items()}
+        rows: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for position, grams in enumerate(counts):
+            vector = {g: c * self.ngram_idf[g] for g, c in grams.items()}
+            norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+            for gram, value in vector.items():
+                rows[gram][0].append(position)
+                rows[gram][1].append(value / norm)
+        self.ngram_postings = {
+            g: (np.array(p, dtype=np.intp), np.array(w, dtype=np.float64))
+            for g, (p, w) in rows.items()
+        }
+
+    def _ngram_cosine(self, query: Query) -> np.ndarray:
+        scores = np.zeros(len(self.utterance_compact), dtype=np.float64)
+        grams = _ngrams("".join(query.stems))
+        vector = {g: c * self.ngram_idf[g] for g, c in grams.items() if g in self.ngram_idf}
+        norm = math.sqrt(sum(v * v for v in vector.values()))
+        if not norm:
+            return scores
+        # Grams the knowledge never uses still lengthen the question's vector.
+        unseen = sum(
+            (c * (math.log(1 + len(scores)) + 1.0)) ** 2
+            for g, c in grams.items()
+            if g not in self.ngram_idf
+        )
+        norm = math.sqrt(norm * norm + unseen)
+        for gram, value in vector.items():
+            positions, weights = self.ngram_postings[gram]
+            np.add.at(scores, positions, weights * (value / norm))
+        return scores
 
     def _finalize(self) -> None:
         self._lengths = np.array([len(u) for u in self.utterance_jamo], dtype=np.float64)
@@ -269,8 +588,16 @@ class MatchIndex:
         stems: list[str] = []
         for word in replaced.split():
             for s in split_word(word):
-                stems.extend(self._segment(s))
+                stems.extend(self._canonical(piece) for piece in self._segment(s))
         return cleaned, stems, mentions
+
+    def _canonical(self, word: str) -> str:
+        """The group word standing for `word` ('정상화' -> '복구'), or the word itself."""
+        found = self.word_groups.get(word)
+        if found is None:
+            key = verb_key(word)
+            found = self.word_groups.get(key) if key else None
+        return found or word
 
     def _segment(self, word: str) -> list[str]:
         """Split a long word typed without spaces into known words ('언제부터멈췄' ->
@@ -282,22 +609,31 @@ class MatchIndex:
             return [word]
         n = len(word)
         # best[i] = (covered characters, pieces) for word[:i]
-        best: list[tuple[int, list[str]]] = [(0, [])] + [(-1, [])] * n
+        empty: list[str] = []
+        best: list[tuple[int, list[str]]] = [(0, empty)] + [(-1, empty)] * n
         for i in range(n):
             covered, pieces = best[i]
             if covered < 0:
                 continue
             if best[i + 1][0] < covered:
                 best[i + 1] = (covered, pieces)
-            for j in range(i + 2, min(n, i + 8) + 1):
+            for j in range(i + 1, min(n, i + 8) + 1):
                 piece = word[i:j]
-                if piece in vocab or stem(piece) in vocab:
+                if len(piece) == 1 and piece not in _GLUE:
+                    continue
+                if piece in _GLUE or piece in FILLER_STEMS or stem(piece) in FILLER_STEMS:
+                    candidate = (covered + (j - i), pieces)
+                elif piece in vocab or stem(piece) in vocab or stem(piece) in self.word_groups:
                     candidate = (covered + (j - i), [*pieces, stem(piece)])
-                    if candidate[0] > best[j][0] or (
-                        candidate[0] == best[j][0] and len(candidate[1]) < len(best[j][1])
-                    ):
-                        best[j] = candidate
+                else:
+                    continue
+                if candidate[0] > best[j][0] or (
+                    candidate[0] == best[j][0] and len(candidate[1]) < len(best[j][1])
+                ):
+                    best[j] = candidate
         covered, pieces = best[n]
+        if covered == n and not pieces:
+            return []  # nothing but particles and filler ('는어떻게된거')
         if pieces and covered >= 0.6 * n:
             return pieces
         return [word]
@@ -305,15 +641,14 @@ class MatchIndex:
     def prepare(self, text: str) -> Query:
         """Normalise a question into a Query."""
         cleaned, stems, mentions = self._stems(text)
-        content = tuple(
-            s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS
-        )
+        content = tuple(s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS)
         years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
-        compact_jamo = to_jamo(cleaned.replace(" ", ""))
         declined = tuple(
-            term
-            for term, term_jamo in self.decline_jamo
-            if _contains_term(compact_jamo, cleaned, term_jamo)
+            term for term, form in self.decline_forms if _contains_term(cleaned, form)
+        )
+        replaced = self.recognizer.replace(cleaned)[0]
+        uncovered = tuple(
+            term for term, form in self.not_covered_forms if _contains_term(replaced, form)
         )
         jamo_stems = [to_jamo(s) for s in stems]
         return Query(
@@ -327,18 +662,27 @@ class MatchIndex:
             content_stems=content,
             foreign_years=years,
             decline_terms=declined,
+            not_covered=uncovered,
         )
 
     def _term_matches(self, word: str) -> list[tuple[str, float]]:
         """Knowledge terms this word stands for, with a similarity in 0..1."""
-        if word in self.postings:
-            return [(word, 1.0)]
         matches: dict[str, float] = {}
+        if word in self.postings:
+            matches[word] = 1.0
+            key = verb_key(word)
+            for term in self.verb_keys.get(key, ()) if key else ():
+                matches.setdefault(term, 0.95)
+            return sorted(matches.items(), key=lambda item: -item[1])
         # A conjugated or particle-laden form of a known stem ('멈췄던' -> '멈췄').
         for n in range(len(word) - 1, 1, -1):
             if word[:n] in self.postings:
                 matches[word[:n]] = 0.9
                 break
+        # Another form of the same verb ('터진' for '터졌').
+        key = verb_key(word)
+        for term in self.verb_keys.get(key, ()) if key else ():
+            matches[term] = max(matches.get(term, 0.0), 0.9)
         # A shortened form of a known word ('사과' for '사과문').
         for term in self.prefixes.get(word, ())[:6]:
             matches[term] = max(matches.get(term, 0.0), 0.85)
@@ -346,10 +690,16 @@ class MatchIndex:
         if len(jamo) >= 3 and not is_placeholder(word[0]):
             cutoff = 80.0 if len(jamo) <= 6 else _FUZZY_CUTOFF
             for _term, score, pos in process.extract(
-                jamo, self.term_jamo, scorer=fuzz.ratio, processor=None,
-                score_cutoff=cutoff, limit=4,
+                jamo,
+                self.term_jamo,
+                scorer=fuzz.ratio,
+                processor=None,
+                score_cutoff=cutoff,
+                limit=4,
             ):
                 term = self.term_list[pos]
+                if len(word) <= 2 and _HANGUL_RE.match(word) and not plausible_typo(word, term):
+                    continue
                 sim = score / 100.0
                 if sim > matches.get(term, 0.0):
                     matches[term] = sim
@@ -372,7 +722,8 @@ class MatchIndex:
                 total += self.max_idf
                 continue
             weight = max(sim * self.idf[t] for t, sim in matches)
-            total += weight
+            emphasis = _ENTITY_EMPHASIS if is_placeholder(word[0]) else 1.0
+            total += weight * emphasis
             per_utt = np.zeros(n_utt, dtype=np.float64)
             per_intent = np.zeros(len(self._group_ids), dtype=np.float64)
             for term, sim in matches:
@@ -384,7 +735,7 @@ class MatchIndex:
                 if len(groups):
                     np.maximum.at(per_intent, groups, value * gweights)
             combined = np.maximum(per_utt, np.repeat(per_intent, self._group_sizes))
-            explained += np.minimum(combined, weight)
+            explained += np.minimum(combined, weight) * emphasis
         if total <= 0:
             return explained, tuple(unknown)
         return explained / total, tuple(unknown)
@@ -397,18 +748,22 @@ class MatchIndex:
         text = text.astype(np.float64)
         qlen = float(len(query.jamo))
         if qlen >= 6:
-            partial = process.cdist(
-                [query.jamo], self.utterance_jamo, scorer=fuzz.partial_ratio
-            )[0].astype(np.float64)
+            partial = process.cdist([query.jamo], self.utterance_jamo, scorer=fuzz.partial_ratio)[
+                0
+            ].astype(np.float64)
             shorter = np.minimum(self._lengths, qlen)
             longer = np.maximum(np.maximum(self._lengths, qlen), 1.0)
             factor = np.where(shorter >= 6, 0.6 + 0.3 * shorter / longer, 0.0)
             text = np.maximum(text, partial * factor)
         coverage, unknown = self._term_coverage(query)
+        cosine = self._ngram_cosine(query)
         if query.content_stems or query.entities:
-            combined = _TERM_SHARE * 100.0 * coverage + (1 - _TERM_SHARE) * text
+            combined = (
+                100.0 * (_TERM_SHARE * coverage + _NGRAM_SHARE * cosine)
+                + (1 - _TERM_SHARE - _NGRAM_SHARE) * text
+            )
         else:
-            combined = text
+            combined = (1 - _NGRAM_SHARE) * text + _NGRAM_SHARE * 100.0 * cosine
         per_intent = np.maximum.reduceat(combined, self._group_starts)
         order = np.argsort(-per_intent, kind="stable")
         if limit is not None:
@@ -420,17 +775,82 @@ class MatchIndex:
             best = start + int(np.argmax(combined[start : ends[n]]))
             candidates.append(
                 Candidate(
-                    self._group_ids[n], float(min(100.0, per_intent[n])),
-                    self.utterance_text[best], float(coverage[best]), unknown,
+                    self._group_ids[n],
+                    float(min(100.0, per_intent[n])),
+                    self.utterance_text[best],
+                    float(coverage[best]),
+                    unknown,
                 )
             )
         return candidates
 
 
-def _contains_term(compact_jamo: str, cleaned: str, term_jamo: str) -> bool:
-    if term_jamo.isascii():
-        return re.search(rf"(?<![a-z0-9]){re.escape(term_jamo)}(?![a-z0-9])", cleaned) is not None
-    return term_jamo in compact_jamo
+def _ngrams(text: str, sizes: tuple[int, ...] = (1, 2, 3)) -> dict[str, int]:
+    grams: dict[str, int] = defaultdict(int)
+    for n in sizes:
+        for i in range(len(text) - n + 1):
+            grams[text[i : i + n]] += 1
+    return grams
+
+
+def _word_form(text: str) -> str:
+    """A synonym-list word in the form questions are compared in (one stem)."""
+    words = clean(text).split()
+    return stem(words[0]) if len(words) == 1 else ""
+
+
+SMALL_TALK = frozenset(
+    {
+        "안녕",
+        "안녕하",
+        "안녕하세",
+        "하이",
+        "헬로",
+        "ㅎㅇ",
+        "반가워",
+        "반갑",
+        "반갑습",
+        "고마워",
+        "고맙",
+        "고맙습",
+        "감사",
+        "감사합",
+        "땡큐",
+        "너",
+        "넌",
+        "니",
+        "누구",
+        "뭐해",
+        "심심",
+        "사랑",
+        "사랑해",
+        "바보",
+        "잘가",
+        "잘자",
+        "바이",
+        "hello",
+        "hi",
+        "hey",
+        "thank",
+        "thanks",
+        "bye",
+        "who",
+        "you",
+        "are",
+        "good",
+        "morning",
+        "nice",
+        "meet",
+        "love",
+    }
+)
+
+
+def _contains_term(cleaned: str, term: str) -> bool:
+    """Whole words for Latin terms; syllables, spaces ignored, for Korean ones."""
+    if term.isascii():
+        return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", cleaned) is not None
+    return term.replace(" ", "") in cleaned.replace(" ", "")
 
 
 def entity_ids(mentions: Iterable[EntityMention]) -> tuple[str, ...]:

@@ -66,7 +66,7 @@ class _LimitedSafeLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self.alias_count += 1
             if self.alias_count > self.max_aliases:
-                event = self.peek_event()
+                event = self.peek_event()  # type: ignore[no-untyped-call]
                 raise yaml.MarkedYAMLError(
                     problem=f"too many YAML aliases (more than {self.max_aliases})",
                     problem_mark=event.start_mark,
@@ -100,9 +100,12 @@ def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == part:
                     child = value_node
                     break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                child = current.value[part]
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            child = current.value[part]
         if child is None:
             break
         current = child
@@ -250,9 +253,13 @@ def _check_references(checker: _FileChecker, model: KnowledgeFile) -> None:
             )
         for r, ref in enumerate(intent.related):
             if ref not in intents:
-                checker.problem(f"related intent '{ref}' does not exist", ("intents", n, "related", r))
+                checker.problem(
+                    f"related intent '{ref}' does not exist", ("intents", n, "related", r)
+                )
             elif ref == intent.id:
-                checker.problem("an intent cannot be related to itself", ("intents", n, "related", r))
+                checker.problem(
+                    "an intent cannot be related to itself", ("intents", n, "related", r)
+                )
         seen_entities: set[str] = set()
         for a, answer in enumerate(intent.entity_answers):
             loc = ("intents", n, "entity_answers", a, "entity")
@@ -270,20 +277,21 @@ def _check_references(checker: _FileChecker, model: KnowledgeFile) -> None:
 
 
 def _check_duplicates_in_file(checker: _FileChecker, model: KnowledgeFile) -> None:
-    for section, items in (
-        ("categories", model.categories),
-        ("entities", model.entities),
-        ("intents", model.intents),
-    ):
+    sections: tuple[tuple[str, list[str]], ...] = (
+        ("categories", [c.id for c in model.categories]),
+        ("entities", [e.id for e in model.entities]),
+        ("intents", [i.id for i in model.intents]),
+    )
+    for section, ids in sections:
         first: dict[str, int] = {}
-        for n, item in enumerate(items):
-            if item.id in first:
+        for n, item_id in enumerate(ids):
+            if item_id in first:
                 checker.problem(
-                    f"duplicate id '{item.id}' (first used by {section}[{first[item.id]}])",
+                    f"duplicate id '{item_id}' (first used by {section}[{first[item_id]}])",
                     (section, n, "id"),
                 )
             else:
-                first[item.id] = n
+                first[item_id] = n
     owner: dict[str, tuple[str, int]] = {}
     for n, entity in enumerate(model.entities):
         for s, synonym in enumerate([entity.name, *entity.synonyms]):

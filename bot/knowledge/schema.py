@@ -97,8 +97,18 @@ class KnowledgeFile(Model):
     categories: list[Category] = Field(min_length=1)
     entities: list[Entity] = Field(min_length=1)
     intents: list[Intent] = Field(min_length=1)
+    synonyms: list[Annotated[list[NonEmptyStr], Field(min_length=2)]] = Field(
+        default_factory=list,
+        description="Groups of interchangeable words ('복구', '정상화', 'recover'); the first "
+        "word of a group stands for all of them when questions are matched.",
+    )
     decline_terms: list[NonEmptyStr] = Field(
         default_factory=list,
         description="Words that mark a question about something else (another incident, "
         "another company); such questions are declined.",
+    )
+    not_covered: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="Words of topics people ask about that the article does not cover "
+        "(compensation, the weekday, the share price); such questions are declined.",
     )

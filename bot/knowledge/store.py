@@ -39,13 +39,24 @@ KNOWLEDGE_TABLES = (
 
 _SCHEMA: dict[str, tuple[dict[str, Any], str | tuple[str, ...] | None]] = {
     "knowledge_files": (
-        {"name": str, "sha256": str, "incident_id": str, "json": str, "document": str}, "name"
+        {"name": str, "sha256": str, "incident_id": str, "json": str, "document": str},
+        "name",
     ),
     "incidents": (
         {
-            "id": str, "title": str, "title_en": str, "date": str, "timezone": str,
-            "summary": str, "summary_en": str, "publisher": str, "author": str,
-            "published": str, "url": str, "source_title": str, "file": str,
+            "id": str,
+            "title": str,
+            "title_en": str,
+            "date": str,
+            "timezone": str,
+            "summary": str,
+            "summary_en": str,
+            "publisher": str,
+            "author": str,
+            "published": str,
+            "url": str,
+            "source_title": str,
+            "file": str,
         },
         "id",
     ),
@@ -57,15 +68,21 @@ _SCHEMA: dict[str, tuple[dict[str, Any], str | tuple[str, ...] | None]] = {
     "synonyms": ({"entity_id": str, "synonym": str}, None),
     "intents": (
         {
-            "id": str, "incident_id": str, "category": str, "question": str,
-            "question_en": str, "answer": str, "answer_en": str,
+            "id": str,
+            "incident_id": str,
+            "category": str,
+            "question": str,
+            "question_en": str,
+            "answer": str,
+            "answer_en": str,
         },
         "id",
     ),
     "utterances": ({"intent_id": str, "kind": str, "text": str}, None),
     "quotes": ({"intent_id": str, "entity_id": str, "quote": str}, None),
     "entity_answers": (
-        {"intent_id": str, "entity_id": str, "answer": str, "answer_en": str}, None
+        {"intent_id": str, "entity_id": str, "answer": str, "answer_en": str},
+        None,
     ),
     "related": ({"intent_id": str, "related_id": str, "position": int}, None),
 }
@@ -86,11 +103,19 @@ def _rows(source: KnowledgeSource) -> dict[str, list[dict[str, Any]]]:
     )
     rows["incidents"].append(
         {
-            "id": inc.id, "title": inc.title, "title_en": inc.title_en,
-            "date": inc.date.isoformat(), "timezone": inc.timezone, "summary": inc.summary,
-            "summary_en": inc.summary_en, "publisher": inc.source.publisher,
-            "author": inc.source.author, "published": inc.source.published.isoformat(),
-            "url": inc.source.url, "source_title": inc.source.title, "file": source.path.name,
+            "id": inc.id,
+            "title": inc.title,
+            "title_en": inc.title_en,
+            "date": inc.date.isoformat(),
+            "timezone": inc.timezone,
+            "summary": inc.summary,
+            "summary_en": inc.summary_en,
+            "publisher": inc.source.publisher,
+            "author": inc.source.author,
+            "published": inc.source.published.isoformat(),
+            "url": inc.source.url,
+            "source_title": inc.source.title,
+            "file": source.path.name,
         }
     )
     for cat in model.categories:
@@ -100,7 +125,10 @@ def _rows(source: KnowledgeSource) -> dict[str, list[dict[str, Any]]]:
     for ent in model.entities:
         rows["entities"].append(
             {
-                "id": ent.id, "incident_id": inc.id, "name": ent.name, "name_en": ent.name_en,
+                "id": ent.id,
+                "incident_id": inc.id,
+                "name": ent.name,
+                "name_en": ent.name_en,
                 "default_intent": ent.default_intent,
             }
         )
@@ -108,9 +136,13 @@ def _rows(source: KnowledgeSource) -> dict[str, list[dict[str, Any]]]:
     for intent in model.intents:
         rows["intents"].append(
             {
-                "id": intent.id, "incident_id": inc.id, "category": intent.category,
-                "question": intent.question, "question_en": intent.question_en,
-                "answer": intent.answer, "answer_en": intent.answer_en,
+                "id": intent.id,
+                "incident_id": inc.id,
+                "category": intent.category,
+                "question": intent.question,
+                "question_en": intent.question_en,
+                "answer": intent.answer,
+                "answer_en": intent.answer_en,
             }
         )
         rows["utterances"].extend(
@@ -129,7 +161,9 @@ def _rows(source: KnowledgeSource) -> dict[str, list[dict[str, Any]]]:
         for ea in intent.entity_answers:
             rows["entity_answers"].append(
                 {
-                    "intent_id": intent.id, "entity_id": ea.entity, "answer": ea.answer,
+                    "intent_id": intent.id,
+                    "entity_id": ea.entity,
+                    "answer": ea.answer,
                     "answer_en": ea.answer_en,
                 }
             )
@@ -240,9 +274,10 @@ class KnowledgeStore:
             raise StoreError(f"stored knowledge cannot be read: {exc}") from exc
         if not sources:
             return None
-        digest = self.content_hash() or hashlib.sha256(
-            "".join(s.sha256 for s in sources).encode()
-        ).hexdigest()
+        digest = (
+            self.content_hash()
+            or hashlib.sha256("".join(s.sha256 for s in sources).encode()).hexdigest()
+        )
         intents = {i.id: (i, s) for s in sources for i in s.model.intents}
         return Knowledge(tuple(sources), digest, intents)
 

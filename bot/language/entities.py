@@ -14,7 +14,10 @@ from bot.language.normalize import clean
 
 _PLACEHOLDER_BASE = 0xE000
 # Particles that may stick to a mention ('카스는', '플친도'): consumed with it.
-_TRAILING_PARTICLE = r"(?:에서는|에서도|으로는|이랑|하고|에서|에는|에도|은요|는요|으로|은|는|이|가|을|를|에|의|도|로|와|과|랑|만)?"
+_TRAILING_PARTICLE = (
+    r"(?:에서는|에서도|으로는|이랑|하고|에서|에는|에도|은요|는요|으로"
+    r"|은|는|이|가|을|를|에|의|도|로|와|과|랑|만)?"
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ class EntityRecognizer:
                     alternatives.append((len(clean(name).replace(" ", "")), f"e{index}", pattern))
         # Longest names first, so '카카오스토리' wins over '카카오'.
         alternatives.sort(key=lambda item: -item[0])
-        parts = [f"(?P<{group}_{n}>{pattern})" for n, (_, group, pattern) in enumerate(alternatives)]
+        parts = [
+            f"(?P<{group}_{n}>{pattern})" for n, (_, group, pattern) in enumerate(alternatives)
+        ]
         self._regex = re.compile("|".join(parts)) if parts else None
 
     def replace(self, cleaned: str) -> tuple[str, list[EntityMention]]:

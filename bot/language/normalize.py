@@ -20,7 +20,9 @@ _JUNGSEONG = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
 _JONGSEONG = ("", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")
 
 # Laughter, crying and other runs of bare jamo that carry no content.
-_JAMO_NOISE_RE = re.compile(r"[ㄱ-ㅎㅏ-ㅣ]{2,}|(?<![가-힣])[ㄱ-ㅎㅏ-ㅣ](?![가-힣])")
+# NFKC turns compatibility jamo (ㅋ U+314B) into conjoining jamo (U+110F): match both.
+_JAMO = "ㄱ-ㅎㅏ-ㅣ\u1100-\u11ff"
+_JAMO_NOISE_RE = re.compile(rf"[{_JAMO}]{{2,}}|(?<![가-힣])[{_JAMO}](?![가-힣])")
 # Anything that is not a letter, digit or space becomes a space.
 _NON_WORD_RE = re.compile(r"[^\w\s]|_", re.UNICODE)
 _SPACES_RE = re.compile(r"\s+")
@@ -29,11 +31,53 @@ _REPEAT_RE = re.compile(r"(.)\1{2,}")
 # Particles (조사), longest first. Stripped from the end of a word when enough is left.
 _PARTICLES = sorted(
     [
-        "으로부터", "로부터", "에서는", "에서도", "에게서", "한테서", "이랑은",
-        "이라는", "이란", "라는", "에서", "에게", "한테", "께서", "보다",
-        "처럼", "으로", "이랑", "하고", "이나", "마다", "조차", "밖에", "은요", "는요",
-        "이요", "에는", "에도", "으론", "로는", "와는", "과는", "만큼",
-        "은", "는", "이", "가", "을", "를", "에", "의", "도", "로", "와", "과", "랑", "만",
+        "으로부터",
+        "로부터",
+        "에서는",
+        "에서도",
+        "에게서",
+        "한테서",
+        "이랑은",
+        "이라는",
+        "이란",
+        "라는",
+        "에서",
+        "에게",
+        "한테",
+        "께서",
+        "보다",
+        "처럼",
+        "으로",
+        "이랑",
+        "하고",
+        "이나",
+        "마다",
+        "조차",
+        "밖에",
+        "은요",
+        "는요",
+        "이요",
+        "에는",
+        "에도",
+        "으론",
+        "로는",
+        "와는",
+        "과는",
+        "만큼",
+        "은",
+        "는",
+        "이",
+        "가",
+        "을",
+        "를",
+        "에",
+        "의",
+        "도",
+        "로",
+        "와",
+        "과",
+        "랑",
+        "만",
     ],
     key=len,
     reverse=True,
@@ -43,17 +87,106 @@ _SINGLE_PARTICLES = {p for p in _PARTICLES if len(p) == 1}
 # Question and statement endings, reduced to their stem ('됐나요' -> '됐', '멈췄어' -> '멈췄').
 _ENDINGS = sorted(
     [
-        "었습니까", "았습니까", "였습니까", "습니까", "ㅂ니까", "었나요", "았나요", "였나요",
-        "인가요", "던가요", "는가요", "나요", "가요", "을까요", "ㄹ까요", "까요", "은가요",
-        "었어요", "았어요", "였어요", "이에요", "이예요", "에요", "예요", "어요", "아요",
-        "해요", "세요", "셨나요", "었니", "았니", "였니", "었냐", "았냐", "였냐", "이냐",
-        "이니", "인지", "는지", "은지", "던지", "었지", "았지", "였지", "었음", "았음",
-        "였음", "었어", "았어", "였어", "했어", "했음", "했나", "됐나", "이야", "인데",
-        "는데", "던데", "한데", "이었어요", "이었나요", "이었습니까", "이었어", "이었음",
-        "이었냐", "이었니", "이었나", "이었지", "이었던", "이었", "였어요", "였나요", "였어",
-        "였음", "였냐", "였니", "였나", "였지", "였던", "였", "이라며", "라며", "이래", "래",
-        "이라던데", "라던데", "이라고", "라고", "이던데", "던", "임", "음", "냐", "니", "나",
-        "지", "야", "요", "어", "아",
+        "었습니까",
+        "았습니까",
+        "였습니까",
+        "습니까",
+        "ㅂ니까",
+        "었나요",
+        "았나요",
+        "였나요",
+        "인가요",
+        "던가요",
+        "는가요",
+        "나요",
+        "가요",
+        "을까요",
+        "ㄹ까요",
+        "까요",
+        "은가요",
+        "었어요",
+        "았어요",
+        "였어요",
+        "이에요",
+        "이예요",
+        "에요",
+        "예요",
+        "어요",
+        "아요",
+        "해요",
+        "세요",
+        "셨나요",
+        "었니",
+        "았니",
+        "였니",
+        "었냐",
+        "았냐",
+        "였냐",
+        "이냐",
+        "이니",
+        "인지",
+        "는지",
+        "은지",
+        "던지",
+        "었지",
+        "았지",
+        "였지",
+        "었음",
+        "았음",
+        "였음",
+        "었어",
+        "았어",
+        "였어",
+        "했어",
+        "했음",
+        "했나",
+        "됐나",
+        "이야",
+        "인데",
+        "는데",
+        "던데",
+        "한데",
+        "이었어요",
+        "이었나요",
+        "이었습니까",
+        "이었어",
+        "이었음",
+        "이었냐",
+        "이었니",
+        "이었나",
+        "이었지",
+        "이었던",
+        "이었",
+        "였어요",
+        "였나요",
+        "였어",
+        "였음",
+        "였냐",
+        "였니",
+        "였나",
+        "였지",
+        "였던",
+        "였",
+        "이라며",
+        "라며",
+        "이래",
+        "래",
+        "이라던데",
+        "라던데",
+        "이라고",
+        "라고",
+        "이던데",
+        "던",
+        "임",
+        "음",
+        "냐",
+        "니",
+        "나",
+        "지",
+        "야",
+        "요",
+        "어",
+        "아",
     ],
     key=len,
     reverse=True,
@@ -108,7 +241,11 @@ def squeeze_repeats(text: str) -> str:
         if not _is_open(ch):
             continue
         run = n
-        while run < len(text) and _is_bare_vowel_syllable(text[run]) and _vowel(text[run]) == _vowel(ch):
+        while (
+            run < len(text)
+            and _is_bare_vowel_syllable(text[run])
+            and _vowel(text[run]) == _vowel(ch)
+        ):
             run += 1
         echoes = run - n
         at_end = run == len(text) or not ("가" <= text[run] <= "힣")
@@ -117,13 +254,32 @@ def squeeze_repeats(text: str) -> str:
     return "".join(out)
 
 
-_LOOSE_PARTICLES = {"은", "는", "을", "를", "가"}
+_LOOSE_PARTICLES = {"은", "는", "을", "를", "가", "도", "에"}
 # Particles that carry meaning for this domain ('몇 시부터' vs '몇 시까지'): kept as words.
 MEANINGFUL_PARTICLES = ("부터", "까지")
 # 하다/되다 verbs: '사과했' -> '사과', '복구됐' -> '복구'.
 _LIGHT_VERBS = sorted(
-    ["했었", "했던", "하는", "해서", "했", "한", "하", "해", "됐었", "됐던", "되는", "돼서",
-     "됐", "된", "되", "돼", "될", "시킨", "시켰"],
+    [
+        "했었",
+        "했던",
+        "하는",
+        "해서",
+        "했",
+        "한",
+        "하",
+        "해",
+        "됐었",
+        "됐던",
+        "되는",
+        "돼서",
+        "됐",
+        "된",
+        "되",
+        "돼",
+        "될",
+        "시킨",
+        "시켰",
+    ],
     key=len,
     reverse=True,
 )
@@ -172,9 +328,41 @@ def canonical_verb(word: str) -> str:
     return word
 
 
+_ENGLISH_SUFFIXES = (("n't", ""), ("'s", ""), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+
+
+def stem_english(word: str) -> str:
+    """A light English stemmer: 'recovered' -> 'recover', 'gifts' -> 'gift'."""
+    for suffix, replacement in _ENGLISH_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+# Colloquial spellings read as their standard form.
+_COLLOQUIAL = {
+    "땜": "때문",
+    "땜시": "때문",
+    "어케": "어떻게",
+    "어캐": "어떻게",
+    "왜케": "왜",
+    "첨": "처음",
+    "담": "다음",
+    "젤": "제일",
+    "넘": "너무",
+    "암튼": "아무튼",
+}
+
+
 def stem(word: str) -> str:
     """A word without its particle, ending or light verb: the form words are compared in."""
+    if word.isascii():
+        return stem_english(word)
+    if word in _COLLOQUIAL:
+        return _COLLOQUIAL[word]
     stripped = strip_particle(word)
+    if stripped in _COLLOQUIAL:
+        return _COLLOQUIAL[stripped]
     if stripped == word:
         stripped = strip_ending(word)
     if stripped != word and stripped[-1:] in _DOE_FORMS:
@@ -205,6 +393,65 @@ def to_jamo(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+# Letters people swap when they mistype: tense and plain consonants, ㅐ/ㅔ, ㅗ/ㅜ ...
+_CONFUSABLE_INITIALS = {"ㄲ": "ㄱ", "ㄸ": "ㄷ", "ㅃ": "ㅂ", "ㅆ": "ㅅ", "ㅉ": "ㅈ"}
+_CONFUSABLE_VOWELS = {
+    "ㅔ": "ㅐ",
+    "ㅖ": "ㅐ",
+    "ㅒ": "ㅐ",
+    "ㅚ": "ㅙ",
+    "ㅞ": "ㅙ",
+    "ㅜ": "ㅗ",
+    "ㅕ": "ㅓ",
+    "ㅢ": "ㅣ",
+}
+
+
+def _syllable_parts(ch: str) -> tuple[str, str, str] | None:
+    code = ord(ch) - HANGUL_BASE
+    if not 0 <= code <= HANGUL_END - HANGUL_BASE:
+        return None
+    return _CHOSEONG[code // 588], _JUNGSEONG[(code // 28) % 21], _JONGSEONG[code % 28]
+
+
+def plausible_typo(typed: str, word: str) -> bool:
+    """Could `typed` be `word` with one slip of the keyboard or spelling ('장에'/'장애',
+    '원잉'/'원인', '결재'/'결제', '몃'/'몇')? Used to accept fuzzy matches of short words,
+    where a one-letter difference is often a different word ('보상'/'비상')."""
+    if len(typed) != len(word):
+        return False
+    differing = [(a, b) for a, b in zip(typed, word, strict=True) if a != b]
+    if len(differing) != 1:
+        return not differing
+    a, b = differing[0]
+    pa, pb = _syllable_parts(a), _syllable_parts(b)
+    if pa is None or pb is None:
+        return False
+    initial = _CONFUSABLE_INITIALS.get(pa[0], pa[0]) == _CONFUSABLE_INITIALS.get(pb[0], pb[0])
+    vowel = _CONFUSABLE_VOWELS.get(pa[1], pa[1]) == _CONFUSABLE_VOWELS.get(pb[1], pb[1])
+    # The initial may slip between plain and tense, the vowel to a similar sound, and the
+    # final consonant to anything (몃/몇, 잇/있, 원잉/원인); nothing else.
+    return initial and vowel
+
+
+# Contracted vowels of past forms, undone: 졌 (ㅈ+ㅕ) -> 지, 췄 (ㅊ+ㅝ) -> 추, 됐 -> 되.
+_UNCONTRACT = {"ㅕ": "ㅣ", "ㅝ": "ㅜ", "ㅘ": "ㅗ", "ㅙ": "ㅚ", "ㅐ": "ㅏ"}
+
+
+def verb_key(word: str) -> str | None:
+    """A key shared by the forms of one verb: '터졌', '터진', '터짐' -> '터지';
+    '멈췄', '멈춘' -> '멈추'. None for words too short or not Hangul."""
+    if len(word) < 2 or not all("가" <= ch <= "힣" for ch in word):
+        return None
+    parts = _syllable_parts(word[-1])
+    if parts is None:
+        return None
+    initial, vowel, _final = parts
+    vowel = _UNCONTRACT.get(vowel, vowel)
+    code = HANGUL_BASE + _CHOSEONG.index(initial) * 588 + _JUNGSEONG.index(vowel) * 28
+    return word[:-1] + chr(code)
 
 
 def is_mostly_latin(text: str) -> bool:
