@@ -57,6 +57,11 @@ def cli(ctx: click.Context, knowledge_dir: Path | None, db_path: Path | None) ->
         ctx.obj = Settings(**overrides)
     except Exception as exc:  # pydantic's ValidationError names the setting
         _fail(f"bad configuration: {exc}")
+    logging.basicConfig(
+        level=ctx.obj.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @cli.command()
@@ -275,6 +280,63 @@ def eval_command(
         click.echo(f"FAIL: {failure}", err=True)
     if failures:
         raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--webhook", "webhook_url", default=None, help="Public HTTPS URL: webhook mode.")
+@click.option("--listen", default="0.0.0.0", show_default=True, help="Webhook listen address.")
+@click.option("--port", default=8443, show_default=True, help="Webhook port.")
+@click.option(
+    "--secret-token",
+    envvar="BOT_WEBHOOK_SECRET",
+    default=None,
+    help="Webhook secret token (or BOT_WEBHOOK_SECRET).",
+)
+@click.pass_context
+def run(
+    ctx: click.Context, webhook_url: str | None, listen: str, port: int, secret_token: str | None
+) -> None:
+    """Run the Telegram bot: long polling, or a webhook with --webhook URL."""
+    from bot.telegram.app import WebhookOptions, require_token
+    from bot.telegram.app import run as run_bot
+
+    settings = _settings(ctx)
+    try:
+        require_token(settings)
+    except BotError as exc:
+        _fail(str(exc))
+    service = _service(settings)
+    logger.info(
+        "knowledge loaded from %s: %d intents",
+        service.started_from,
+        len(service.engine.index.intents),
+    )
+    options = (
+        WebhookOptions(url=webhook_url, listen=listen, port=port, secret_token=secret_token)
+        if webhook_url
+        else None
+    )
+    run_bot(settings, service, options)
+
+
+@cli.command()
+@click.option("--max-age", default=90.0, show_default=True, help="Seconds since the heartbeat.")
+@click.pass_context
+def health(ctx: click.Context, max_age: float) -> None:
+    """Exit 0 when a running bot wrote its heartbeat recently (for Docker HEALTHCHECK)."""
+    import time
+
+    from bot.telegram.app import heartbeat_path
+
+    path = heartbeat_path(_settings(ctx))
+    try:
+        age = time.time() - float(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        _fail(f"no heartbeat at {path}: is the bot running?")
+        return
+    if age > max_age:
+        _fail(f"last heartbeat {age:.0f}s ago (limit {max_age:.0f}s)")
+    click.echo(f"ok: heartbeat {age:.0f}s ago")
 
 
 def main() -> None:

@@ -157,6 +157,8 @@ class Engine:
         """Answer one question; with a conversation key and memory, follow-ups work."""
         now = time.monotonic() if now is None else now
         previous = memory.get(conversation, now) if memory is not None else None
+        if previous is not None and previous.intent_id not in self.index.intents:
+            previous = None  # the knowledge was reloaded without that intent
         query, candidates, intent_id, confidence, reason = self.understand(text, previous)
         english = query.english
         t = self.thresholds
@@ -180,12 +182,46 @@ class Engine:
             memory.remember(conversation, Turn(intent_id, entity_id, now))
         return compose_answer(self, text, intent_id, entity_id, confidence, english, candidates)
 
+    def answer_intent(
+        self,
+        intent_id: str,
+        *,
+        entity_id: str | None = None,
+        english: bool = False,
+        conversation: str | None = None,
+        memory: ConversationMemory | None = None,
+        now: float | None = None,
+    ) -> Reply:
+        """Answer a known intent directly (a button press), remembering it as the context."""
+        if intent_id not in self.index.intents:
+            return compose_decline(self, intent_id, "unknown_intent", english, [])
+        now = time.monotonic() if now is None else now
+        if memory is not None:
+            memory.remember(conversation, Turn(intent_id, entity_id, now))
+        question = self.question_of(intent_id, english)
+        return compose_answer(self, question, intent_id, entity_id, 1.0, english, [])
+
     def question_of(self, intent_id: str, english: bool = False) -> str:
         """The canonical question of an intent, for buttons and suggestions."""
         intent = self.index.intents[intent_id]
         if english and intent.question_en:
             return intent.question_en
         return intent.question
+
+    def categories(self, english: bool = False) -> list[tuple[str, str, list[Suggestion]]]:
+        """Each category (id, title) with the canonical questions of its intents."""
+        out: list[tuple[str, str, list[Suggestion]]] = []
+        for source in self.knowledge.sources:
+            for category in source.model.categories:
+                title = category.title_en if english and category.title_en else category.title
+                questions = [
+                    Suggestion(i.id, self.question_of(i.id, english))
+                    for i in source.model.intents
+                    if i.category == category.id
+                ]
+                if questions:
+                    out.append((category.id, title, questions))
+        return out
 
     def topics(self, english: bool = False, per_category: int = 1) -> list[Suggestion]:
         """A few questions to offer, one (or more) per category, in file order."""

@@ -352,11 +352,15 @@ def load_knowledge(
         where = ", ".join(str(p) for p in paths) or "(nothing given)"
         raise KnowledgeInvalid([KnowledgeProblem(file=where, message="no knowledge files found")])
     checked: list[tuple[_FileChecker, KnowledgeFile, bytes, str]] = []
+    # Every file that parsed into a model takes part in the cross-file checks, even one with
+    # other problems, so that a duplicate phrasing is reported together with them.
+    validated: list[tuple[_FileChecker, KnowledgeFile]] = []
     for path in files:
         checker = _FileChecker(path, max_file_bytes, max_aliases)
         result = checker.read()
         if result is not None:
             model, raw = result
+            validated.append((checker, model))
             _check_duplicates_in_file(checker, model)
             _check_references(checker, model)
             root = knowledge_root or path.parent
@@ -369,7 +373,7 @@ def load_knowledge(
     intent_owner: dict[str, str] = {}
     entity_owner: dict[str, str] = {}
     phrasing_owner: dict[str, str] = {}
-    for checker, model, _raw, _doc in checked:
+    for checker, model in validated:
         for n, intent in enumerate(model.intents):
             if intent.id in intent_owner and intent_owner[intent.id] != checker.name:
                 checker.problem(

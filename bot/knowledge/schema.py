@@ -13,8 +13,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Ids go into Telegram callback data (64 bytes at most), hence the short limit.
 Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_\-]{0,63}$")
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_\-]{0,39}$")
 ]
 
 

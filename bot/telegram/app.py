@@ -1,0 +1,269 @@
+"""Building and running the Telegram application (python-telegram-bot v22, async)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.config import TOKEN_PATTERN, Settings
+from bot.errors import ConfigError
+from bot.service import KnowledgeService
+from bot.telegram import handlers
+from bot.telegram.context import BotContext, BotData
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 30.0
+
+PRIVATE_COMMANDS = [
+    BotCommand("start", "처음 안내와 주제"),
+    BotCommand("topics", "주제별 질문 목록"),
+    BotCommand("source", "기사 정보(출처)"),
+    BotCommand("ask", "질문하기"),
+    BotCommand("help", "사용법"),
+]
+GROUP_COMMANDS = [
+    BotCommand("ask", "질문하기 (예: /ask 언제 복구됐어?)"),
+    BotCommand("source", "기사 정보(출처)"),
+    BotCommand("help", "사용법"),
+]
+ADMIN_COMMANDS = [*GROUP_COMMANDS, BotCommand("start", "그룹에서 질문하는 방법")]
+
+BotApplication = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    url: str
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    secret_token: str | None = None
+    url_path: str = ""
+
+
+class ResilientBot(ExtBot[int]):
+    """An ExtBot whose polling survives updates it cannot parse.
+
+    python-telegram-bot parses a getUpdates batch as a whole: one malformed update makes
+    the whole batch fail, the offset never advances and polling retries the same batch
+    forever. Here the batch is fetched again and parsed one update at a time; an update
+    that cannot be parsed is logged and replaced by an empty one with the same id, so the
+    offset moves past it and every other update is still handled."""
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        try:
+            return await super().get_updates(*args, **kwargs)
+        except TelegramError:
+            raise
+        except Exception as exc:  # a parsing error: see the class docstring
+            logger.warning("a getUpdates batch could not be parsed (%s); parsing one by one", exc)
+        offset = kwargs.get("offset", args[0] if args else None)
+        limit = kwargs.get("limit", args[1] if len(args) > 1 else None)
+        allowed = kwargs.get("allowed_updates", args[3] if len(args) > 3 else None)
+        raw = await self._post(
+            "getUpdates",
+            {"offset": offset, "limit": limit, "timeout": 0, "allowed_updates": allowed},
+        )
+        updates: list[Update] = []
+        for item in raw if isinstance(raw, list) else []:
+            try:
+                update = Update.de_json(item, self)
+            except Exception as exc:
+                update_id = item.get("update_id") if isinstance(item, dict) else None
+                if not isinstance(update_id, int):
+                    continue
+                logger.warning("skipping malformed update %s: %s", update_id, exc)
+                update = Update(update_id=update_id)
+            self.insert_callback_data(update)
+            updates.append(update)
+        return tuple(updates)
+
+
+def require_token(settings: Settings) -> str:
+    """The token, or one clear sentence saying what is wrong (never the token itself)."""
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in the environment "
+            "or in a .env file."
+        )
+    token = settings.telegram_token.get_secret_value().strip()
+    if not TOKEN_PATTERN.match(token):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is malformed: it should look like 123456789:AAE... "
+            "(digits, a colon, then 35 letters, digits, - or _)."
+        )
+    return token
+
+
+_redacted_tokens: set[str] = set()
+
+
+def install_redaction(token: str) -> None:
+    """Keep the token out of every log record, whoever logs it and whichever handler
+    writes it (httpx logs request URLs, which carry the token)."""
+    if not token or token in _redacted_tokens:
+        return
+    _redacted_tokens.add(token)
+    secret = token.split(":", 1)[-1]
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging's own error path
+            return record
+        if secret in message:
+            record.msg = message.replace(token, "<token>").replace(secret, "<token>")
+            record.args = ()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def register_commands(application: BotApplication) -> None:
+    """The command menu, with separate scopes for private chats, groups and admins."""
+    bot = application.bot
+    await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
+    await bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeAllChatAdministrators())
+
+
+async def _heartbeat(path: Path) -> None:
+    while True:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{time.time():.0f}\n", encoding="utf-8")
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    return Path(f"{settings.db_path}.heartbeat")
+
+
+async def on_startup(application: BotApplication) -> None:
+    """Register commands, say who the bot is and what it can read."""
+    me = application.bot.bot
+    logger.info(
+        "running as @%s (id %s); reads all group messages: %s; inline mode: %s",
+        me.username,
+        me.id,
+        me.can_read_all_group_messages,
+        me.supports_inline_queries,
+    )
+    if not me.can_read_all_group_messages:
+        logger.info("privacy mode is on: in groups the bot sees commands, mentions and replies")
+    await register_commands(application)
+    settings = application.bot_data.settings
+    if settings is not None:
+        application.create_task(_heartbeat(heartbeat_path(settings)), name="heartbeat")
+
+
+def build_application(
+    settings: Settings, service: KnowledgeService, token: str | None = None
+) -> BotApplication:
+    """The application with every handler wired, in a deliberate order."""
+    token = token or require_token(settings)
+    install_redaction(token)
+    context_types = ContextTypes(context=BotContext, bot_data=BotData)
+    bot = ResilientBot(
+        token=token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.file_base_url(),
+        request=HTTPXRequest(connection_pool_size=64),
+        get_updates_request=HTTPXRequest(),
+        rate_limiter=AIORateLimiter(max_retries=3),
+    )
+    application: BotApplication = (
+        ApplicationBuilder()
+        .bot(bot)
+        .context_types(context_types)
+        .concurrent_updates(True)
+        .post_init(on_startup)
+        .build()
+    )
+    application.bot_data.service = service
+    application.bot_data.settings = settings
+
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    new_message = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("start", handlers.start_private, private & new_message))
+    application.add_handler(CommandHandler("start", handlers.start_group, groups & new_message))
+    application.add_handler(CommandHandler("help", handlers.show_help, new_message))
+    application.add_handler(CommandHandler("source", handlers.show_source, new_message))
+    application.add_handler(CommandHandler("topics", handlers.show_topics, new_message))
+    application.add_handler(CommandHandler("ask", handlers.ask_command, new_message))
+    application.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & private & new_message, handlers.answer_private
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & groups & new_message, handlers.answer_group
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.CHANNEL_POST & filters.TEXT, handlers.answer_channel_post
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            private & new_message & ~filters.TEXT & ~filters.StatusUpdate.ALL,
+            handlers.hint_non_text,
+        )
+    )
+    application.add_handler(CallbackQueryHandler(handlers.press_button))
+    application.add_handler(InlineQueryHandler(handlers.answer_inline))
+    application.add_error_handler(handlers.log_error)
+    return application
+
+
+def run(
+    settings: Settings, service: KnowledgeService, webhook: WebhookOptions | None = None
+) -> None:
+    """Run until interrupted: long polling by default, a webhook when asked."""
+    token = require_token(settings)
+    application = build_application(settings, service, token)
+    if webhook is None:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+    else:
+        application.run_webhook(
+            listen=webhook.listen,
+            port=webhook.port,
+            url_path=webhook.url_path,
+            webhook_url=webhook.url,
+            secret_token=webhook.secret_token,
+            allowed_updates=Update.ALL_TYPES,
+            bootstrap_retries=-1,
+        )

@@ -1,0 +1,45 @@
+"""The typed callback context: handlers reach shared services without casts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.service import KnowledgeService
+
+
+class BotData:
+    """Shared state of one running bot (PTB's bot_data)."""
+
+    def __init__(self) -> None:
+        self.service: KnowledgeService | None = None
+        self.settings: Settings | None = None
+        self.group_last_answer: dict[int, float] = {}
+
+
+class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
+    """CallbackContext with the knowledge service and settings as typed properties."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+
+    @property
+    def service(self) -> KnowledgeService:
+        service = self.bot_data.service
+        if service is None:
+            raise RuntimeError("the knowledge service is not attached to the application")
+        return service
+
+    @property
+    def settings(self) -> Settings:
+        settings = self.bot_data.settings
+        if settings is None:
+            raise RuntimeError("settings are not attached to the application")
+        return settings
