@@ -320,6 +320,22 @@ def run(
 
 
 @cli.command()
+@click.option("--factor", default=100, show_default=True, help="Size of the synthetic base.")
+@click.option("--rounds", default=5, show_default=True, help="Passes over the questions.")
+@click.option("--fuzz", "fuzz_count", default=0, help="Random inputs to run (0: none).")
+@click.pass_context
+def bench(ctx: click.Context, factor: int, rounds: int, fuzz_count: int) -> None:
+    """Print warm latency p50/p99, cold start, peak memory (and fuzz results)."""
+    from bot.bench import run as run_bench
+
+    settings = _settings(ctx)
+    for line in run_bench(
+        settings.knowledge_dir, factor=factor, rounds=rounds, fuzz_count=fuzz_count
+    ):
+        click.echo(line)
+
+
+@cli.command()
 @click.option("--max-age", default=90.0, show_default=True, help="Seconds since the heartbeat.")
 @click.pass_context
 def health(ctx: click.Context, max_age: float) -> None:

@@ -230,9 +230,7 @@ async def test_inline_query_offers_answer_cards(
     assert "서울경제" in first
 
 
-async def test_retry_after_429_then_success(
-    app: BotApplication, emulator: BotApiEmulator
-) -> None:
+async def test_retry_after_429_then_success(app: BotApplication, emulator: BotApiEmulator) -> None:
     emulator.fail_next("sendMessage", 429, retry_after=1)
     emulator.private_message(USER, "언제 시작됐어?")
     calls = await emulator.wait_for_call("sendMessage", to_chat(USER), count=2, timeout=10)

@@ -582,14 +582,15 @@ class MatchIndex:
         self._group_ids = [self.utterance_intent[n] for n in starts]
         self._group_sizes = np.diff(np.array([*starts, len(self.utterance_intent)], dtype=np.intp))
 
-    def _stems(self, text: str) -> tuple[str, list[str], list[EntityMention]]:
+    def _stems(self, text: str) -> tuple[str, list[str], list[EntityMention], str]:
+        """Cleaned text, its stems, the entity mentions, and the text with mentions replaced."""
         cleaned = clean(text)
         replaced, mentions = self.recognizer.replace(cleaned)
         stems: list[str] = []
         for word in replaced.split():
             for s in split_word(word):
                 stems.extend(self._canonical(piece) for piece in self._segment(s))
-        return cleaned, stems, mentions
+        return cleaned, stems, mentions, replaced
 
     def _canonical(self, word: str) -> str:
         """The group word standing for `word` ('정상화' -> '복구'), or the word itself."""
@@ -640,16 +641,12 @@ class MatchIndex:
 
     def prepare(self, text: str) -> Query:
         """Normalise a question into a Query."""
-        cleaned, stems, mentions = self._stems(text)
+        cleaned, stems, mentions, replaced = self._stems(text)
         content = tuple(s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS)
         years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
-        declined = tuple(
-            term for term, form in self.decline_forms if _contains_term(cleaned, form)
-        )
-        replaced = self.recognizer.replace(cleaned)[0]
-        uncovered = tuple(
-            term for term, form in self.not_covered_forms if _contains_term(replaced, form)
-        )
+        declined = _terms_in(cleaned, self.decline_forms)
+        # Entity names are replaced first, so '주식회사 카카오' does not read as '주식'.
+        uncovered = _terms_in(replaced, self.not_covered_forms)
         jamo_stems = [to_jamo(s) for s in stems]
         return Query(
             original=text,
@@ -746,15 +743,12 @@ class MatchIndex:
             return []
         text = process.cdist([query.jamo], self.utterance_jamo, scorer=fuzz.ratio)[0]
         text = text.astype(np.float64)
-        qlen = float(len(query.jamo))
-        if qlen >= 6:
-            partial = process.cdist([query.jamo], self.utterance_jamo, scorer=fuzz.partial_ratio)[
-                0
-            ].astype(np.float64)
-            shorter = np.minimum(self._lengths, qlen)
-            longer = np.maximum(np.maximum(self._lengths, qlen), 1.0)
-            factor = np.where(shorter >= 6, 0.6 + 0.3 * shorter / longer, 0.0)
-            text = np.maximum(text, partial * factor)
+        if len(query.stems) > 1:
+            # Word order and extra words matter less than the words themselves.
+            words = process.cdist(
+                [query.jamo_words], self.utterance_words, scorer=fuzz.token_set_ratio
+            )[0].astype(np.float64)
+            text = np.maximum(text, 0.9 * words)
         coverage, unknown = self._term_coverage(query)
         cosine = self._ngram_cosine(query)
         if query.content_stems or query.entities:
@@ -844,6 +838,18 @@ SMALL_TALK = frozenset(
         "love",
     }
 )
+
+
+def _terms_in(text: str, forms: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The terms (as listed in the knowledge) whose form occurs in `text`."""
+    compact = text.replace(" ", "")
+    found = []
+    for term, form in forms:
+        if form.replace(" ", "") not in compact:
+            continue  # cheap test first: most questions contain none of the terms
+        if _contains_term(text, form):
+            found.append(term)
+    return tuple(found)
 
 
 def _contains_term(cleaned: str, term: str) -> bool:

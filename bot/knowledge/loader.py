@@ -73,6 +73,24 @@ class _LimitedSafeLoader(yaml.SafeLoader):
                 )
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # PyYAML keeps the last of two equal keys silently; a second `answer:` pasted into an
+        # entry would quietly replace the first one.
+        seen: set[Any] = set()
+        for key_node, _value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable; the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"duplicate key {key!r} (the first value would be lost)",
+                    problem_mark=key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
 
 def knowledge_files(paths: Iterable[Path]) -> list[Path]:
     """Expand folders into their knowledge files, sorted; keep explicit files as given."""

@@ -285,12 +285,20 @@ _LIGHT_VERBS = sorted(
 )
 
 
+def _by_last_char(suffixes: list[str]) -> dict[str, tuple[str, ...]]:
+    """Suffixes grouped by their last character, longest first: one dict lookup per word."""
+    table: dict[str, list[str]] = {}
+    for suffix in suffixes:
+        table.setdefault(suffix[-1], []).append(suffix)
+    return {ch: tuple(sorted(group, key=len, reverse=True)) for ch, group in table.items()}
+
+
 def strip_particle(word: str) -> str:
     """Remove one trailing particle (조사) when at least two syllables remain
     (one for 은/는/을/를/가: '뭐가' -> '뭐', but '사과' keeps its '과')."""
     if not word or not ("가" <= word[-1] <= "힣"):
         return word
-    for particle in _PARTICLES:
+    for particle in _PARTICLES_BY_END.get(word[-1], ()):
         if word.endswith(particle):
             rest = word[: -len(particle)]
             minimum = 1 if particle in _LOOSE_PARTICLES else 2
@@ -299,11 +307,16 @@ def strip_particle(word: str) -> str:
     return word
 
 
+_PARTICLES_BY_END = _by_last_char(_PARTICLES)
+_ENDINGS_BY_END = _by_last_char(_ENDINGS)
+_LIGHT_VERBS_BY_END = _by_last_char(_LIGHT_VERBS)
+
+
 def strip_ending(word: str) -> str:
     """Reduce a verb or copula ending to its stem ('멈췄어요' -> '멈췄', '뭐야' -> '뭐')."""
     if not word or not ("가" <= word[-1] <= "힣"):
         return word
-    for ending in _ENDINGS:
+    for ending in _ENDINGS_BY_END.get(word[-1], ()):
         if word.endswith(ending) and len(word) - len(ending) >= 1:
             return word[: -len(ending)]
     return word
@@ -311,7 +324,9 @@ def strip_ending(word: str) -> str:
 
 def strip_light_verb(word: str) -> str:
     """Drop a trailing 하다/되다 form from a noun+verb word ('사과했' -> '사과')."""
-    for light in _LIGHT_VERBS:
+    if not word:
+        return word
+    for light in _LIGHT_VERBS_BY_END.get(word[-1], ()):
         if word.endswith(light) and len(word) - len(light) >= 2:
             return word[: -len(light)]
     return word
