@@ -151,7 +151,9 @@ def _scope(engine: Engine, english: bool) -> str:
         )
         return f"I only know what one article reports about: {names}."
     names = "; ".join(
-        f"{i.title} ({i.date.year}년 {i.date.month}월 {i.date.day}일, {i.source.publisher} 보도)"
+        f"{i.title} ({i.source.publisher} 보도)"
+        if str(i.date.year) in i.title
+        else f"{i.title} ({i.date:%Y-%m-%d}, {i.source.publisher} 보도)"
         for i in incidents
     )
     return f"저는 {names}에 대해 기사에 나온 사실만 알려드려요."
