@@ -293,6 +293,8 @@ _ENTITY_SPECIFIC_WEIGHT = 0.7
 _FUZZY_CUTOFF = 75.0
 _TERM_SHARE = 0.55
 _NGRAM_SHARE = 0.25
+_PRUNE_ABOVE = 3000  # phrasings; below this every phrasing is compared in full
+_PRUNE_SLACK = 10.0  # points: the follow-up bonus a candidate may still receive
 _EMPTY = (
     np.zeros(0, dtype=np.intp),
     np.zeros(0, dtype=np.float64),
@@ -569,7 +571,8 @@ class MatchIndex:
         norm = math.sqrt(norm * norm + unseen)
         for gram, value in vector.items():
             positions, weights = self.ngram_postings[gram]
-            np.add.at(scores, positions, weights * (value / norm))
+            # Positions are unique within one posting list: fancy indexing is exact here.
+            scores[positions] += weights * (value / norm)
         return scores
 
     def _finalize(self) -> None:
@@ -727,37 +730,60 @@ class MatchIndex:
                 value = sim * self.idf[term]
                 positions, weights = self.utterance_postings.get(term, _EMPTY)
                 if len(positions):
-                    np.maximum.at(per_utt, positions, value * weights)
+                    per_utt[positions] = np.maximum(per_utt[positions], value * weights)
                 groups, gweights = self.intent_postings.get(term, _EMPTY)
                 if len(groups):
-                    np.maximum.at(per_intent, groups, value * gweights)
+                    per_intent[groups] = np.maximum(per_intent[groups], value * gweights)
             combined = np.maximum(per_utt, np.repeat(per_intent, self._group_sizes))
             explained += np.minimum(combined, weight) * emphasis
         if total <= 0:
             return explained, tuple(unknown)
         return explained / total, tuple(unknown)
 
+    def _text_similarity(self, query: Query, partial: np.ndarray, text_share: float) -> np.ndarray:
+        """rapidfuzz similarity (0..100) of the question to each phrasing's jamo text.
+
+        On large knowledge bases only phrasings that can still reach the top are compared:
+        text adds at most `text_share * 100` points, so anything further behind the best
+        partial score than that (plus room for the context bonus) cannot win."""
+        n = len(self.utterance_jamo)
+        if n > _PRUNE_ABOVE:
+            reach = text_share * 100.0 + _PRUNE_SLACK
+            keep = np.flatnonzero(partial >= partial.max() - reach)
+        else:
+            keep = np.arange(n)
+        jamo = [self.utterance_jamo[i] for i in keep] if n > _PRUNE_ABOVE else self.utterance_jamo
+        scores: np.ndarray = np.asarray(
+            process.cdist([query.jamo], jamo, scorer=fuzz.ratio)[0], dtype=np.float64
+        )
+        if len(query.stems) > 1:
+            # Word order and extra words matter less than the words themselves.
+            words = (
+                [self.utterance_words[i] for i in keep]
+                if n > _PRUNE_ABOVE
+                else self.utterance_words
+            )
+            by_words = process.cdist([query.jamo_words], words, scorer=fuzz.token_set_ratio)[0]
+            scores = np.maximum(scores, 0.9 * np.asarray(by_words, dtype=np.float64))
+        if n <= _PRUNE_ABOVE:
+            return scores
+        full = np.zeros(n, dtype=np.float64)
+        full[keep] = scores
+        return full
+
     def score(self, query: Query, limit: int | None = 5) -> list[Candidate]:
         """Rank intents for a prepared query (best first), scores in 0..100."""
         if query.is_empty or not self.utterance_jamo:
             return []
-        text = process.cdist([query.jamo], self.utterance_jamo, scorer=fuzz.ratio)[0]
-        text = text.astype(np.float64)
-        if len(query.stems) > 1:
-            # Word order and extra words matter less than the words themselves.
-            words = process.cdist(
-                [query.jamo_words], self.utterance_words, scorer=fuzz.token_set_ratio
-            )[0].astype(np.float64)
-            text = np.maximum(text, 0.9 * words)
         coverage, unknown = self._term_coverage(query)
         cosine = self._ngram_cosine(query)
         if query.content_stems or query.entities:
-            combined = (
-                100.0 * (_TERM_SHARE * coverage + _NGRAM_SHARE * cosine)
-                + (1 - _TERM_SHARE - _NGRAM_SHARE) * text
-            )
+            text_share = 1 - _TERM_SHARE - _NGRAM_SHARE
+            partial = 100.0 * (_TERM_SHARE * coverage + _NGRAM_SHARE * cosine)
         else:
-            combined = (1 - _NGRAM_SHARE) * text + _NGRAM_SHARE * 100.0 * cosine
+            text_share = 1 - _NGRAM_SHARE
+            partial = _NGRAM_SHARE * 100.0 * cosine
+        combined = partial + text_share * self._text_similarity(query, partial, text_share)
         per_intent = np.maximum.reduceat(combined, self._group_starts)
         order = np.argsort(-per_intent, kind="stable")
         if limit is not None:

@@ -54,23 +54,41 @@ class EntityRecognizer:
 
     def __init__(self, entities: Iterable[tuple[str, Iterable[str]]]) -> None:
         self.ids: list[str] = []
-        alternatives: list[tuple[int, str, str]] = []
+        # (letters without spaces, entity index, pattern), longest names first so that
+        # '카카오스토리' wins over '카카오'.
+        self._alternatives: list[tuple[str, int, str]] = []
         for index, (entity_id, names) in enumerate(entities):
             self.ids.append(entity_id)
             for name in names:
                 pattern = _pattern(name)
                 if pattern is not None:
-                    alternatives.append((len(clean(name).replace(" ", "")), f"e{index}", pattern))
-        # Longest names first, so '카카오스토리' wins over '카카오'.
-        alternatives.sort(key=lambda item: -item[0])
-        parts = [
-            f"(?P<{group}_{n}>{pattern})" for n, (_, group, pattern) in enumerate(alternatives)
-        ]
-        self._regex = re.compile("|".join(parts)) if parts else None
+                    letters = clean(name).replace(" ", "")
+                    self._alternatives.append((letters, index, pattern))
+        self._alternatives.sort(key=lambda item: -len(item[0]))
+        self._regexes: dict[tuple[int, ...], re.Pattern[str]] = {}
+
+    def _regex_for(self, compact: str) -> re.Pattern[str] | None:
+        """One regex of just the names whose letters occur in the text: a few substring
+        tests are much cheaper than running every name's pattern over every text."""
+        present = tuple(
+            n for n, (letters, _, _) in enumerate(self._alternatives) if letters in compact
+        )
+        if not present:
+            return None
+        regex = self._regexes.get(present)
+        if regex is None:
+            parts = [
+                f"(?P<e{self._alternatives[n][1]}_{n}>{self._alternatives[n][2]})" for n in present
+            ]
+            regex = re.compile("|".join(parts))
+            if len(self._regexes) < 4096:
+                self._regexes[present] = regex
+        return regex
 
     def replace(self, cleaned: str) -> tuple[str, list[EntityMention]]:
         """Replace mentions in already cleaned text; return the new text and the mentions."""
-        if self._regex is None:
+        regex = self._regex_for(cleaned.replace(" ", ""))
+        if regex is None:
             return cleaned, []
         mentions: list[EntityMention] = []
 
@@ -80,7 +98,7 @@ class EntityRecognizer:
             mentions.append(EntityMention(self.ids[index], match.group(0)))
             return f" {placeholder(index)} "
 
-        replaced = self._regex.sub(substitute, cleaned)
+        replaced = regex.sub(substitute, cleaned)
         return " ".join(replaced.split()), mentions
 
     def entity_of(self, ch: str) -> str | None:

@@ -227,11 +227,19 @@ def _is_open(ch: str) -> bool:
     return 0 <= code <= HANGUL_END - HANGUL_BASE and code % 28 == 0
 
 
+# Syllables made of ㅇ and a vowel only: the ones an elongation repeats.
+_BARE_VOWEL_RE = re.compile(
+    "[" + "".join(chr(0xAC00 + 11 * 588 + v * 28) for v in range(21)) + "]"
+)
+
+
 def squeeze_repeats(text: str) -> str:
     """Collapse elongations: any character repeated three times or more (!!!, ...), and
     'ㅇ'+vowel syllables echoing an open syllable's vowel (왜애애 -> 왜, 언제에 -> 언제),
     when they repeat or end the word, so '요일이' and '나아가' stay as they are."""
     text = _REPEAT_RE.sub(r"\1", text)
+    if not _BARE_VOWEL_RE.search(text):
+        return text
     out: list[str] = []
     n = 0
     while n < len(text):

@@ -1,0 +1,380 @@
+"""Decisions of the engine: refusals, follow-ups with conversation memory, sources, JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine.answers import Reply
+from bot.engine.dialogue import ConversationMemory, Engine, Turn
+
+JSON_KEYS = {
+    "question",
+    "answered",
+    "intent",
+    "entity",
+    "confidence",
+    "answer",
+    "suggestions",
+    "source",
+}
+
+
+def _assert_refusal(engine: Engine, reply: Reply) -> None:
+    """A refusal says what the bot knows about and offers questions it can answer."""
+    assert reply.kind != "answer"
+    assert reply.intent_id is None
+    assert reply.source is None
+    incident = engine.knowledge.sources[0].model.incident
+    assert incident.source.publisher in reply.text  # 서울경제
+    title = incident.title_en if reply.english and incident.title_en else incident.title
+    assert title in reply.text
+    assert reply.suggestions
+    for suggestion in reply.suggestions:
+        assert suggestion.intent_id in engine.index.intents
+        assert suggestion.question == engine.question_of(suggestion.intent_id, reply.english)
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # small talk
+        ("안녕", "small_talk"),
+        ("안녕하세요", "small_talk"),
+        ("고마워", "small_talk"),
+        ("고마워요", "small_talk"),
+        ("넌 누구야", "small_talk"),
+        ("hello", "small_talk"),
+        ("thanks", "small_talk"),
+        # gibberish
+        ("ㅁㄴㅇㄹ", None),
+        ("ㄱㄴㄷㄹ ㅂㅈㄷㄱ", None),
+        ("asdf qwer", None),
+        ("zxcv asdf", None),
+        ("djfkdlsj", None),
+        # unrelated topics
+        ("날씨", None),
+        ("오늘 날씨 어때", None),
+        ("내일 날씨 알려줘", None),
+        ("점심 메뉴 추천", None),
+        ("점심 메뉴 추천해줘", None),
+        ("저녁 뭐 먹지", None),
+        ("비트코인 가격 알려줘", None),
+        ("파이썬 설치 방법", None),
+        ("recommend me a lunch menu", None),
+        # other incidents
+        ("2022 판교 데이터센터 화재", "other_incident"),
+        ("2022년 판교 데이터센터 화재 때 카톡 얼마나 안 됐어?", "other_incident"),
+        ("판교 화재 원인", "other_incident"),
+        ("2021년 카톡 장애", "other_incident"),
+        ("네이버 장애 원인", "other_incident"),
+        ("텔레그램 먹통", "other_incident"),
+        ("유튜브 장애 언제 복구됐어", "other_incident"),
+        ("페이스북 먹통", "other_incident"),
+        ("SK C&C 화재", "other_incident"),
+        ("구글 장애 원인", "other_incident"),
+        # topics the article does not cover
+        ("피해 보상 해줬어?", "not_covered"),
+        ("보상은 받았어?", "not_covered"),
+        ("환불 돼?", "not_covered"),
+        ("무슨 요일이었어?", "not_covered"),
+        ("그날 무슨 요일이야", "not_covered"),
+        ("카카오 대표이사 누구야", "not_covered"),
+        ("did kakao pay compensation", "not_covered"),
+    ],
+)
+def test_out_of_scope_is_declined(engine: Engine, question: str, reason: str | None) -> None:
+    reply = engine.ask(question)
+    assert reply.kind == "decline", (reply.intent_id, reply.confidence)
+    assert not reply.answered
+    if reason is not None:
+        assert reply.reason == reason
+    _assert_refusal(engine, reply)
+
+
+@pytest.mark.parametrize("question", ["", " ", "   ", "\n", "\t \n", "?!?!", "ㅋㅋ"])
+def test_empty_question_is_declined(engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    assert reply.kind == "decline"
+    assert reply.reason == "empty"
+    assert reply.confidence == 0.0
+    _assert_refusal(engine, reply)
+
+
+@pytest.mark.parametrize(
+    ("question", "english"),
+    [("오늘 날씨 어때", False), ("recommend me a lunch menu", True), ("hello", True)],
+)
+def test_refusal_is_in_the_language_of_the_question(
+    engine: Engine, question: str, english: bool
+) -> None:
+    reply = engine.ask(question)
+    assert reply.kind == "decline"
+    assert reply.english is english
+    hangul = sum("가" <= ch <= "힣" for ch in reply.text)
+    latin = sum(ch.isascii() and ch.isalpha() for ch in reply.text)
+    assert (latin > hangul) is english
+
+
+def test_a_refusal_does_not_reach_the_conversation(engine: Engine) -> None:
+    memory = ConversationMemory()
+    engine.ask("카카오톡 언제 복구됐어?", conversation="c", memory=memory, now=10.0)
+    for noise in ["안녕", "asdf qwer", "2022 판교 데이터센터 화재"]:
+        assert engine.ask(noise, conversation="c", memory=memory, now=11.0).kind == "decline"
+    reply = engine.ask("그럼 카카오스토리는?", conversation="c", memory=memory, now=12.0)
+    assert (reply.intent_id, reply.entity_id) == ("outage_end", "kakaostory")
+
+
+# --- follow-ups -----------------------------------------------------------------------------
+
+
+def _conversation(
+    engine: Engine, questions: list[str], *, memory: ConversationMemory | None = None
+) -> list[Reply]:
+    memory = memory if memory is not None else ConversationMemory()
+    return [
+        engine.ask(q, conversation="chat", memory=memory, now=100.0 + n)
+        for n, q in enumerate(questions)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "intent_id", "entity_id", "fact"),
+    [
+        (
+            "카카오톡 언제 복구됐어?",
+            "그럼 카카오스토리는?",
+            "outage_end",
+            "kakaostory",
+            "오후 3시",
+        ),
+        ("카카오톡 언제 복구됐어?", "카스는?", "outage_end", "kakaostory", "오후 3시"),
+        ("카톡 몇 시부터 안 됐어?", "카스는?", "outage_start", "kakaostory", "카카오스토리"),
+        ("어떤 증상이었어", "카카오택시는?", "symptoms", "kakao_t", "자동결제"),
+        ("언제 시작됐어", "끝난 건?", "outage_end", None, "10시 17분"),
+        ("언제 시작됐어", "그럼 끝은?", "outage_end", None, "10시 17분"),
+        ("카톡 몇 시부터 안 됐어?", "그럼 끝난 시간은?", "outage_end", None, "10시 17분"),
+        ("장애 원인이 뭐야", "사과는 했어?", "apology", None, "사과"),
+        (
+            "When was KakaoTalk fixed?",
+            "what about kakaostory?",
+            "outage_end",
+            "kakaostory",
+            "3 p.m.",
+        ),
+    ],
+)
+def test_follow_up_uses_the_previous_turn(
+    engine: Engine,
+    first: str,
+    follow_up: str,
+    intent_id: str,
+    entity_id: str | None,
+    fact: str,
+) -> None:
+    before, after = _conversation(engine, [first, follow_up])
+    assert before.answered
+    assert after.kind == "answer"
+    assert after.intent_id == intent_id
+    assert after.entity_id == entity_id
+    assert fact in after.text
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up"),
+    [
+        ("카카오톡 언제 복구됐어?", "그럼 카카오스토리는?"),
+        ("카톡 몇 시부터 안 됐어?", "카스는?"),
+        ("어떤 증상이었어", "카카오택시는?"),
+    ],
+)
+def test_the_same_follow_up_alone_is_read_on_its_own(
+    engine: Engine, first: str, follow_up: str
+) -> None:
+    in_context = _conversation(engine, [first, follow_up])[1]
+    alone = engine.ask(follow_up)
+    with_memory_but_new = _conversation(engine, [follow_up])[0]
+    assert alone.intent_id == with_memory_but_new.intent_id
+    assert (alone.intent_id, alone.entity_id) != (in_context.intent_id, in_context.entity_id)
+
+
+def test_kakaostory_follow_up_gives_its_recovery_time(engine: Engine) -> None:
+    first, second = _conversation(engine, ["카카오톡 언제 복구됐어?", "그럼 카카오스토리는?"])
+    assert first.intent_id == "outage_end"
+    assert "10시 17분" in first.text
+    assert (second.intent_id, second.entity_id) == ("outage_end", "kakaostory")
+    assert "오후 3시" in second.text
+    assert "10시 17분" not in second.text
+
+
+@pytest.mark.parametrize("ttl", [30.0, 600.0])
+def test_context_expires_after_ttl(engine: Engine, ttl: float) -> None:
+    def follow_up_after(delay: float) -> Reply:
+        memory = ConversationMemory(ttl=ttl)
+        engine.ask("카카오톡 언제 복구됐어?", conversation="c", memory=memory, now=1000.0)
+        return engine.ask(
+            "그럼 카카오스토리는?", conversation="c", memory=memory, now=1000.0 + delay
+        )
+
+    fresh = follow_up_after(ttl - 1)
+    assert (fresh.intent_id, fresh.entity_id) == ("outage_end", "kakaostory")
+    stale = follow_up_after(ttl + 1)
+    assert stale.answered
+    assert (stale.intent_id, stale.entity_id) != ("outage_end", "kakaostory")
+    assert stale.intent_id == engine.ask("그럼 카카오스토리는?").intent_id
+
+
+def test_memory_forgets_an_expired_turn() -> None:
+    memory = ConversationMemory(ttl=10.0)
+    turn = Turn("outage_end", None, at=50.0)
+    memory.remember("c", turn)
+    assert memory.get("c", now=60.0) == turn
+    assert len(memory) == 1
+    assert memory.get("c", now=60.5) is None
+    assert len(memory) == 0
+    assert memory.get(None, now=50.0) is None
+
+
+def test_memory_is_bounded() -> None:
+    memory = ConversationMemory(ttl=100.0, max_size=2)
+    for n, key in enumerate(["a", "b", "c"]):
+        memory.remember(key, Turn("overview", None, at=float(n)))
+    assert len(memory) == 2
+    assert memory.get("a", now=3.0) is None
+    assert memory.get("c", now=3.0) is not None
+    memory.forget("c")
+    assert memory.get("c", now=3.0) is None
+
+
+def test_conversations_are_isolated(engine: Engine) -> None:
+    memory = ConversationMemory()
+    engine.ask("카카오톡 언제 복구됐어?", conversation="alice", memory=memory, now=1.0)
+    engine.ask("카톡 몇 시부터 안 됐어?", conversation="bob", memory=memory, now=2.0)
+    alice = engine.ask("카스는?", conversation="alice", memory=memory, now=3.0)
+    bob = engine.ask("카스는?", conversation="bob", memory=memory, now=4.0)
+    carol = engine.ask("카스는?", conversation="carol", memory=memory, now=5.0)
+    assert (alice.intent_id, alice.entity_id) == ("outage_end", "kakaostory")
+    assert (bob.intent_id, bob.entity_id) == ("outage_start", "kakaostory")
+    assert (carol.intent_id, carol.entity_id) != (alice.intent_id, alice.entity_id)
+    assert (carol.intent_id, carol.entity_id) != (bob.intent_id, bob.entity_id)
+
+
+def test_no_conversation_key_means_no_context(engine: Engine) -> None:
+    memory = ConversationMemory()
+    engine.ask("카카오톡 언제 복구됐어?", conversation=None, memory=memory, now=1.0)
+    assert len(memory) == 0
+    reply = engine.ask("그럼 카카오스토리는?", conversation=None, memory=memory, now=2.0)
+    assert (reply.intent_id, reply.entity_id) != ("outage_end", "kakaostory")
+
+
+def test_a_button_press_sets_the_context(engine: Engine) -> None:
+    memory = ConversationMemory()
+    pressed = engine.answer_intent("outage_start", conversation="c", memory=memory, now=1.0)
+    assert pressed.answered
+    assert pressed.intent_id == "outage_start"
+    reply = engine.ask("카스는?", conversation="c", memory=memory, now=2.0)
+    assert (reply.intent_id, reply.entity_id) == ("outage_start", "kakaostory")
+
+
+# --- sources, languages, JSON ---------------------------------------------------------------
+
+ANSWERED = [
+    "카톡 언제 복구됐어",
+    "장애 원인",
+    "카카오스토리 복구 시각",
+    "카카오택시 결제",
+    "이 기사를 쓴 기자는 누구입니까?",
+    "택시결재안됐어",
+    "When was KakaoTalk fixed?",
+    "how long did it last",
+    "pc 카톡도 먹통이었어?",
+]
+
+
+@pytest.mark.parametrize("question", ANSWERED)
+def test_answer_quotes_are_verbatim_in_the_article(
+    engine: Engine, article_text: str, question: str
+) -> None:
+    reply = engine.ask(question)
+    assert reply.kind == "answer"
+    assert reply.source is not None
+    assert reply.source.quotes
+    for quote in reply.source.quotes:
+        assert quote in article_text
+    meta = engine.knowledge.sources[0].model.incident.source
+    assert reply.source.publisher == meta.publisher
+    assert reply.source.url == meta.url
+    line = reply.source.line()
+    assert meta.publisher in line
+    assert reply.source.quotes[0] in line
+
+
+def test_every_answer_the_engine_can_give_quotes_the_article(
+    engine: Engine, article_text: str
+) -> None:
+    count = 0
+    for intent in engine.index.intents.values():
+        for entity_id in [None, *(a.entity for a in intent.entity_answers)]:
+            for english in (False, True):
+                reply = engine.answer_intent(intent.id, entity_id=entity_id, english=english)
+                assert reply.answered
+                assert reply.source is not None and reply.source.quotes
+                assert all(q in article_text for q in reply.source.quotes), intent.id
+                count += 1
+    assert count >= 2 * len(engine.index.intents)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When was KakaoTalk fixed?",
+        "what caused the kakaotalk outage",
+        "who reported the story",
+        "Tell me what happened with KakaoStory",
+        "was the pc version affected",
+    ],
+)
+def test_english_question_gets_an_ascii_answer(engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    assert reply.kind == "answer"
+    assert reply.english
+    intent = engine.index.intents[reply.intent_id or ""]
+    expected: dict[str | None, str | None] = {None: intent.answer_en}
+    expected.update({a.entity: a.answer_en for a in intent.entity_answers})
+    assert reply.text == expected[reply.entity_id]
+    letters = [ch for ch in reply.text if ch.isalpha()]
+    ascii_letters = sum(ch.isascii() for ch in letters)
+    assert ascii_letters >= 0.8 * len(letters)
+    assert reply.text != intent.answer
+
+
+def test_korean_question_gets_the_korean_answer(engine: Engine) -> None:
+    reply = engine.ask("카톡 언제 복구됐어")
+    assert not reply.english
+    assert reply.text == engine.index.intents["outage_end"].answer
+
+
+@pytest.mark.parametrize(
+    "question", ["카톡 언제 복구됐어", "카카오스토리 복구 시각", "안녕", "", "장애 원인이 뭐지"]
+)
+def test_reply_json_has_exactly_the_contract_keys(engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    data = reply.to_json()
+    assert set(data) == JSON_KEYS
+    assert data["question"] == question
+    assert data["answered"] is reply.answered
+    assert isinstance(data["confidence"], float)
+    assert 0.0 <= data["confidence"] <= 1.0
+    assert data["answer"] == reply.text
+    assert isinstance(data["suggestions"], list)
+    if reply.answered:
+        assert data["intent"] == reply.intent_id
+        assert data["entity"] == reply.entity_id
+        assert isinstance(data["source"], str)
+    else:
+        assert data["intent"] is None
+        assert data["entity"] is None
+        assert data["source"] is None
+        assert data["suggestions"] == [s.question for s in reply.suggestions]

@@ -1,0 +1,386 @@
+"""The text normalisation functions of `bot.language.normalize`, each on its own."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from bot.language.normalize import (
+    canonical_verb,
+    clean,
+    is_mostly_latin,
+    nfkc,
+    normalize,
+    plausible_typo,
+    split_word,
+    squeeze_repeats,
+    stem,
+    strip_ending,
+    strip_noise,
+    strip_particle,
+    to_jamo,
+    verb_key,
+)
+
+# --- nfkc -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["카카오톡", "장애 복구 시각", "몇 시부터 먹통이었어", "됐어요"])
+def test_nfkc_composes_decomposed_hangul(text: str) -> None:
+    decomposed = unicodedata.normalize("NFD", text)
+    assert decomposed != text  # the input really is decomposed jamo
+    assert nfkc(decomposed) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ＫａｋａｏＴａｌｋ", "kakaotalk"),
+        ("ＰＣ버전", "pc버전"),
+        ("１０시 １７분", "10시 17분"),
+        ("ａｂｃ　ｄｅｆ", "abc def"),  # the ideographic space becomes a plain one
+    ],
+)
+def test_nfkc_folds_full_width_forms(text: str, expected: str) -> None:
+    assert nfkc(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("KakaoTalk", "kakaotalk"),
+        ("UDMS", "udms"),
+        ("PC 카톡", "pc 카톡"),
+        ("Straße", "strasse"),  # case folding, not just lower()
+    ],
+)
+def test_nfkc_folds_case(text: str, expected: str) -> None:
+    assert nfkc(text) == expected
+
+
+# --- strip_noise ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("카톡 왜 멈췄어?!", "카톡 왜 멈췄어"),
+        ("장애... 언제?", "장애 언제"),
+        ("“복구” 시각은?", "복구 시각은"),
+        ("(카카오) 측 입장!", "카카오 측 입장"),
+        ("카톡😡 먹통🔥", "카톡 먹통"),
+        ("🙏 복구 시간 🙏", "복구 시간"),
+        ("ㅋㅋㅋ 카톡 터짐 ㅠㅠ", "카톡 터짐"),
+        ("카톡ㅋㅋㅋㅋ", "카톡"),
+        ("ㅎㅎ 원인 뭐야 ㅜㅜ", "원인 뭐야"),
+        ("카톡 ㅋ 뭐야", "카톡 뭐야"),
+        ("10시 17분", "10시 17분"),
+        ("  여러   칸   띄움  ", "여러 칸 띄움"),
+    ],
+)
+def test_strip_noise_drops_punctuation_emoji_and_bare_jamo(text: str, expected: str) -> None:
+    assert strip_noise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ㅋㅋㅋ 카톡 언제 복구", "카톡 언제 복구"),
+        ("ㅠㅠ 장애 원인", "장애 원인"),
+        ("카톡ㅋㅋ 먹통ㅜㅜ", "카톡 먹통"),
+    ],
+)
+def test_strip_noise_drops_laughter_after_nfkc(text: str, expected: str) -> None:
+    # NFKC turns compatibility jamo (ㅋ U+314B) into conjoining jamo (U+110F).
+    folded = nfkc(text)
+    assert folded != text
+    assert strip_noise(folded) == expected
+
+
+@pytest.mark.parametrize("text", ["ㅋㅋㅋ", "ㅠㅠ", "?!?!", "😂😂😂", "...", "ㅁㄴㅇㄹ"])
+def test_strip_noise_of_pure_noise_is_empty(text: str) -> None:
+    assert strip_noise(text) == ""
+    assert normalize(text).is_empty
+
+
+# --- squeeze_repeats ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("왜애애", "왜"),
+        ("왜애애애애", "왜"),
+        ("뭐야아아", "뭐야"),
+        ("언제에에", "언제"),
+        ("카톡 왜애애 멈췄어", "카톡 왜 멈췄어"),
+        ("!!!", "!"),
+        ("?????", "?"),
+        ("진짜!!!!", "진짜!"),
+        ("~~~", "~"),
+    ],
+)
+def test_squeeze_repeats_collapses_elongations(text: str, expected: str) -> None:
+    assert squeeze_repeats(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["요일이었어", "나아가", "카카오톡", "아이", "10시 17분", "!!", "원인이 뭐야", "좋아요"],
+)
+def test_squeeze_repeats_leaves_ordinary_words(text: str) -> None:
+    assert squeeze_repeats(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ＫａｋａｏＴａｌｋ 왜애애 멈췄어?!?! ㅋㅋ", "kakaotalk 왜 멈췄어"),
+        ("카톡 언제 복구됐냐아아 😭😭", "카톡 언제 복구됐냐"),
+    ],
+)
+def test_clean_runs_the_steps_in_order(text: str, expected: str) -> None:
+    assert clean(text) == expected
+
+
+# --- particles, endings, stems ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("카톡이", "카톡"),
+        ("장애는", "장애"),
+        ("카톡을", "카톡"),
+        ("뭐가", "뭐"),
+        ("원인은요", "원인"),
+        ("카카오에서", "카카오"),
+        ("카카오랑", "카카오"),
+        ("서버로", "서버"),
+        ("사과를", "사과"),
+    ],
+)
+def test_strip_particle_removes_one_particle(word: str, expected: str) -> None:
+    assert strip_particle(word) == expected
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "사과",  # '과' is part of the noun, not a particle
+        "이",  # nothing would be left
+        "은",
+        "복구까지",  # 까지 is meaningful: kept for split_word
+        "시간부터",
+        "kakao",
+        "",
+    ],
+)
+def test_strip_particle_keeps_words_that_do_not_end_in_a_removable_particle(word: str) -> None:
+    assert strip_particle(word) == word
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("멈췄어요", "멈췄"),
+        ("멈췄어", "멈췄"),
+        ("됐나요", "됐"),
+        ("터졌냐", "터졌"),
+        ("뭐야", "뭐"),
+        ("장애였어", "장애"),
+        ("원인이야", "원인"),
+        ("복구되었습니까", "복구되"),
+    ],
+)
+def test_strip_ending_reduces_to_the_stem(word: str, expected: str) -> None:
+    assert strip_ending(word) == expected
+
+
+@pytest.mark.parametrize("word", ["카톡", "봐", "abc", ""])
+def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
+    assert strip_ending(word) == word
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("복구됐나요", "복구"),
+        ("복구됐어", "복구"),
+        ("정상화됐어요", "정상화"),
+        ("사과했어", "사과"),
+        ("사과했던", "사과"),
+        ("멈췄어요", "멈췄"),
+        ("카톡이", "카톡"),
+        ("장애는", "장애"),
+        ("원인이야", "원인"),
+        ("됐어", "되"),
+        ("됬어", "되"),
+        ("안됐어", "안되"),
+        ("땜", "때문"),
+        ("어케", "어떻게"),
+        ("recovered", "recover"),
+        ("gifts", "gift"),
+        ("happening", "happen"),
+        ("class", "class"),  # 'ss' is not a plural
+    ],
+)
+def test_stem(word: str, expected: str) -> None:
+    assert stem(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("시부터", ["시", "부터"]),
+        ("시까지", ["시", "까지"]),
+        ("몇시까지", ["몇시", "까지"]),
+        ("언제부터", ["언제", "부터"]),
+        ("복구됐나요", ["복구"]),
+        ("카톡", ["카톡"]),
+        ("부터", ["부터"]),
+    ],
+)
+def test_split_word_keeps_meaningful_particles(word: str, expected: list[str]) -> None:
+    assert split_word(word) == expected
+
+
+def test_normalize_keeps_since_and_until_apart() -> None:
+    since = normalize("몇 시부터 안 됐어")
+    until = normalize("몇 시까지 안 됐어")
+    assert "부터" in since.stems
+    assert "까지" in until.stems
+    assert since.stems != until.stems
+
+
+# --- jamo and typos -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("원인", "ㅇㅝㄴㅇㅣㄴ"),
+        ("원잉", "ㅇㅝㄴㅇㅣㅇ"),
+        ("장애", "ㅈㅏㅇㅇㅐ"),
+        ("카톡", "ㅋㅏㅌㅗㄱ"),
+        ("각", "ㄱㅏㄱ"),
+        ("pc", "pc"),
+        ("10시", "10ㅅㅣ"),
+    ],
+)
+def test_to_jamo(text: str, expected: str) -> None:
+    assert to_jamo(text) == expected
+
+
+@pytest.mark.parametrize(("a", "b"), [("원잉", "원인"), ("장에", "장애"), ("결재", "결제")])
+def test_to_jamo_makes_a_typo_one_letter_away(a: str, b: str) -> None:
+    ja, jb = to_jamo(a), to_jamo(b)
+    assert len(ja) == len(jb)
+    assert sum(x != y for x, y in zip(ja, jb, strict=True)) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "word"),
+    [
+        ("장에", "장애"),
+        ("원잉", "원인"),
+        ("결재", "결제"),
+        ("몃", "몇"),
+        ("언재", "언제"),
+        ("장애", "장애"),  # no difference at all
+    ],
+)
+def test_plausible_typo_accepts_one_slip(typed: str, word: str) -> None:
+    assert plausible_typo(typed, word)
+
+
+@pytest.mark.parametrize(
+    ("typed", "word"),
+    [
+        ("보상", "비상"),
+        ("누구", "누가"),
+        ("사고", "사과"),
+        ("장애", "장애인"),  # different length
+        ("원인", "언인"),
+        ("cat", "cut"),  # not Hangul
+    ],
+)
+def test_plausible_typo_rejects_different_words(typed: str, word: str) -> None:
+    assert not plausible_typo(typed, word)
+
+
+# --- verb forms -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        ("터졌", "터진", "터짐", "터지"),
+        ("멈췄", "멈춘", "멈추"),
+    ],
+)
+def test_verb_key_is_shared_by_the_forms_of_one_verb(forms: tuple[str, ...]) -> None:
+    keys = {verb_key(form) for form in forms}
+    assert len(keys) == 1
+    assert None not in keys
+
+
+@pytest.mark.parametrize(("a", "b"), [("터졌", "멈췄"), ("터진", "멈춘"), ("복구", "원인")])
+def test_verb_key_tells_different_verbs_apart(a: str, b: str) -> None:
+    assert verb_key(a) != verb_key(b)
+
+
+@pytest.mark.parametrize("word", ["가", "됐", "abc", "카톡a", ""])
+def test_verb_key_is_none_for_short_or_non_hangul_words(word: str) -> None:
+    assert verb_key(word) is None
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("됬", "되"),
+        ("됐", "되"),
+        ("돼", "되"),
+        ("됫", "되"),
+        ("됨", "되"),
+        ("되", "되"),
+        ("안됐", "안되"),
+        ("안돼", "안되"),
+        ("못됐", "못되"),
+    ],
+)
+def test_canonical_verb_reads_every_spelling_of_doe_as_one(word: str, expected: str) -> None:
+    assert canonical_verb(word) == expected
+
+
+@pytest.mark.parametrize("word", ["복구됐", "별로됐", "안", "카톡"])
+def test_canonical_verb_leaves_other_words(word: str) -> None:
+    assert canonical_verb(word) == word
+
+
+# --- English detection ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["When did it start?", "kakaotalk outage", "KakaoTalk 장애", "kakaotalk 언제"],
+)
+def test_is_mostly_latin_true(text: str) -> None:
+    assert is_mostly_latin(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["카톡 언제 복구됐어", "ok 카톡 복구 시간", "pc 카톡 안 됐어", "", "123 456", "?!"],
+)
+def test_is_mostly_latin_false(text: str) -> None:
+    assert not is_mostly_latin(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [("When was it FIXED?", True), ("언제 고쳐졌어?", False)],
+)
+def test_normalize_flags_english(text: str, english: bool) -> None:
+    assert normalize(text).english is english
