@@ -126,9 +126,10 @@ def compose_suggest(
     if not options:
         return compose_decline(engine, question, "low_confidence", english, candidates)
     text = (
-        "I'm not sure which of these you mean:"
+        f"I'm not sure what you mean. {_scope(engine, english)} Did you mean one of these?"
         if english
-        else "정확히 어떤 질문인지 잘 모르겠어요. 혹시 이 중 하나인가요?"
+        else f"정확히 어떤 질문인지 잘 모르겠어요. {_scope(engine, english)} "
+        "혹시 이 중 하나인가요?"
     )
     return Reply(
         kind="suggest",

@@ -15,6 +15,32 @@ from bot.engine.answers import Reply, Suggestion, compose_answer, compose_declin
 from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 
+# Words that ask "when/who/why/how much" without naming what about.
+QUESTION_WORDS = frozenset(
+    {
+        "언제",
+        "부터",
+        "까지",
+        "얼마",
+        "얼마나",
+        "몇",
+        "누구",
+        "누가",
+        "왜",
+        "원인",
+        "어디",
+        "어디서",
+        "무엇",
+        "뭐",
+        "when",
+        "why",
+        "who",
+        "where",
+        "how",
+        "long",
+        "much",
+    }
+)
 FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", "then", "what about", "and ")
 
 
@@ -94,6 +120,14 @@ class Engine:
             return previous.entity_id
         return None
 
+    def _quotes_for(self, intent_id: str, query: Query, previous: Turn | None) -> frozenset[str]:
+        intent = self.index.intents[intent_id]
+        entity_id = self._entity_for(intent_id, query, previous)
+        for specific in intent.entity_answers:
+            if specific.entity == entity_id:
+                return frozenset(specific.quotes)
+        return frozenset(intent.quotes)
+
     def understand(
         self, text: str, previous: Turn | None = None
     ) -> tuple[Query, list[Candidate], str | None, float, str]:
@@ -114,37 +148,60 @@ class Engine:
 
         if query.only_entities:
             entity_id = query.entities[0]
+            default = self.index.entities[entity_id].default_intent
             if previous is not None:
                 prev_intent = self.index.intents[previous.intent_id]
                 if any(a.entity == entity_id for a in prev_intent.entity_answers):
                     return query, [], previous.intent_id, 0.9, "follow_up_entity"
-            default = self.index.entities[entity_id].default_intent
-            if default is not None:
+                if previous.entity_id is not None and previous.entity_id != entity_id:
+                    # "카톡은?" after the KakaoStory answer: the same fact, in general.
+                    return query, [], previous.intent_id, 0.85, "follow_up_general"
+            elif default is not None:
                 return query, [], default, 0.85, "entity_default"
+            if previous is None and default is None:
+                return query, [], None, 0.0, "no_candidate"
 
         candidates = self.index.score(query, limit=None)
         if not candidates:
             return query, [], None, 0.0, "no_candidate"
         if previous is not None:
-            prev = self.index.intents[previous.intent_id]
-            near = set(prev.related) | {
-                i.id for i in self.index.intents.values() if i.category == prev.category
-            }
-            lowered = query.cleaned
-            marked = any(m in f"{lowered} " for m in FOLLOW_UP_MARKERS)
-            boost = 8.0 if marked or len(query.content_stems) <= 2 else 4.0
-            candidates = sorted(
-                (
-                    replace(c, score=min(100.0, c.score + boost))
-                    if c.intent_id in near and c.intent_id != previous.intent_id
-                    else c
-                    for c in candidates
-                ),
-                key=lambda c: -c.score,
-            )
+            candidates = self._in_context(query, candidates, previous)
+            if query.only_entities and candidates[0].score < self.thresholds.answer * 100:
+                default = self.index.entities[query.entities[0]].default_intent
+                if default is not None:
+                    return query, candidates, default, 0.85, "entity_default"
         top = candidates[0]
         confidence = top.score / 100.0
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
+
+    def _in_context(
+        self, query: Query, candidates: list[Candidate], previous: Turn
+    ) -> list[Candidate]:
+        """Re-rank for a follow-up: intents near the previous one (same category or
+        related) gain, the previous one a little; bare question words ('언제부터?',
+        '누가?') lean on the context much more, since they name no topic."""
+        prev = self.index.intents[previous.intent_id]
+        near = set(prev.related) | {
+            i.id for i in self.index.intents.values() if i.category == prev.category
+        }
+        marked = any(m in f"{query.cleaned} " for m in FOLLOW_UP_MARKERS)
+        bare = bool(query.content_stems) and all(s in QUESTION_WORDS for s in query.content_stems)
+        if bare:
+            boost = 15.0
+        elif marked or len(query.content_stems) <= 2:
+            boost = 8.0
+        else:
+            boost = 4.0
+
+        def bonus(c: Candidate) -> float:
+            if c.intent_id == previous.intent_id:
+                return boost
+            return boost if c.intent_id in near else 0.0
+
+        return sorted(
+            (replace(c, score=min(100.0, c.score + bonus(c))) for c in candidates),
+            key=lambda c: -c.score,
+        )
 
     def ask(
         self,
@@ -165,7 +222,18 @@ class Engine:
         if intent_id is None:
             return compose_decline(self, text, reason, english, candidates)
         if reason == "matched":
-            second = next((c for c in candidates[1:] if c.intent_id != intent_id), None)
+            # The runner-up that would say something else: an intent giving the same fact
+            # from the same sentences (the entity's answer) is no reason to hesitate.
+            said = self._quotes_for(intent_id, query, previous)
+            second = next(
+                (
+                    c
+                    for c in candidates[1:]
+                    if c.intent_id != intent_id
+                    and self._quotes_for(c.intent_id, query, previous) != said
+                ),
+                None,
+            )
             gap = (candidates[0].score - second.score) / 100.0 if second else 1.0
             clear = confidence >= t.clear_answer and gap >= t.clear_margin
             if confidence < t.suggest:

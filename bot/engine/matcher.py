@@ -293,6 +293,7 @@ _ENTITY_SPECIFIC_WEIGHT = 0.7
 _FUZZY_CUTOFF = 75.0
 _TERM_SHARE = 0.55
 _NGRAM_SHARE = 0.25
+_UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one
 _PRUNE_ABOVE = 3000  # phrasings; below this every phrasing is compared in full
 _PRUNE_SLACK = 10.0  # points: the follow-up bonus a candidate may still receive
 _EMPTY = (
@@ -530,7 +531,10 @@ class MatchIndex:
                 bags[intent_id][token] = max(
                     bags[intent_id].get(token, 0.0), _ENTITY_SPECIFIC_WEIGHT
                 )
-            if entity.default_intent:
+            # An entity named in the phrasings of many intents ('카톡') says nothing about
+            # which one is asked; only a rarer one speaks for its default intent.
+            named_in = sum(1 for bag in bags.values() if token in bag)
+            if entity.default_intent and named_in <= _UBIQUITOUS_ENTITY:
                 bags[entity.default_intent][token] = _ASKED_WEIGHT
         return bags
 
@@ -585,15 +589,39 @@ class MatchIndex:
         self._group_ids = [self.utterance_intent[n] for n in starts]
         self._group_sizes = np.diff(np.array([*starts, len(self.utterance_intent)], dtype=np.intp))
 
-    def _stems(self, text: str) -> tuple[str, list[str], list[EntityMention], str]:
-        """Cleaned text, its stems, the entity mentions, and the text with mentions replaced."""
+    def _stems(self, text: str) -> tuple[str, list[str], list[EntityMention]]:
+        """Cleaned text, its stems, and the entity mentions."""
         cleaned = clean(text)
         replaced, mentions = self.recognizer.replace(cleaned)
         stems: list[str] = []
         for word in replaced.split():
-            for s in split_word(word):
+            pieces = split_word(word)
+            if (
+                self.term_list
+                and pieces
+                and pieces[0] != word  # a particle or ending was taken off ...
+                and pieces[0] not in self.postings  # ... and what is left is unknown
+                and pieces[0] not in FILLER_STEMS
+            ):
+                typo = self._typo_of(word)
+                if typo is not None:
+                    pieces = [typo, *pieces[1:]]
+            for s in pieces:
                 stems.extend(self._canonical(piece) for piece in self._segment(s))
-        return cleaned, stems, mentions, replaced
+        return cleaned, stems, mentions
+
+    def _typo_of(self, word: str) -> str | None:
+        """A known term the whole word is a plausible slip of ('장에' -> '장애'), checked
+        before a particle is stripped from what is really part of the word."""
+        if not (2 <= len(word) <= 4) or not _HANGUL_RE.match(word):
+            return None
+        best = process.extractOne(
+            to_jamo(word), self.term_jamo, scorer=fuzz.ratio, processor=None, score_cutoff=75
+        )
+        if best is None:
+            return None
+        term = self.term_list[best[2]]
+        return term if plausible_typo(word, term) else None
 
     def _canonical(self, word: str) -> str:
         """The group word standing for `word` ('정상화' -> '복구'), or the word itself."""
@@ -644,12 +672,11 @@ class MatchIndex:
 
     def prepare(self, text: str) -> Query:
         """Normalise a question into a Query."""
-        cleaned, stems, mentions, replaced = self._stems(text)
+        cleaned, stems, mentions = self._stems(text)
         content = tuple(s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS)
         years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
         declined = _terms_in(cleaned, self.decline_forms)
-        # Entity names are replaced first, so '주식회사 카카오' does not read as '주식'.
-        uncovered = _terms_in(replaced, self.not_covered_forms)
+        uncovered = _terms_outside_mentions(cleaned, mentions, self.not_covered_forms)
         jamo_stems = [to_jamo(s) for s in stems]
         return Query(
             original=text,
@@ -864,6 +891,23 @@ SMALL_TALK = frozenset(
         "love",
     }
 )
+
+
+def _terms_outside_mentions(
+    cleaned: str, mentions: list[EntityMention], forms: list[tuple[str, str]]
+) -> tuple[str, ...]:
+    """Terms found in the text, except inside an entity's own name: '주식회사 카카오' is
+    not a question about 주식, but '카카오페이' is about 카카오페이."""
+    found = []
+    for term in _terms_in(cleaned, forms):
+        form = clean(term).replace(" ", "")
+        text = cleaned
+        for mention in mentions:
+            if form in mention.text.replace(" ", ""):
+                text = text.replace(mention.text, " ")
+        if _terms_in(text, [(term, clean(term))]):
+            found.append(term)
+    return tuple(found)
 
 
 def _terms_in(text: str, forms: list[tuple[str, str]]) -> tuple[str, ...]:

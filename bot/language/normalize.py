@@ -176,6 +176,9 @@ _ENDINGS = sorted(
         "이라고",
         "라고",
         "이던데",
+        "십시오",
+        "습니다",
+        "니다",
         "던",
         "임",
         "음",
@@ -395,6 +398,8 @@ def stem(word: str) -> str:
 
 def split_word(word: str) -> list[str]:
     """The stem of a word, plus a meaningful particle it carried ('시부터' -> ['시', '부터'])."""
+    if word in MEANINGFUL_PARTICLES:
+        return [word]
     for particle in MEANINGFUL_PARTICLES:
         if word.endswith(particle) and len(word) > len(particle):
             rest = stem(word[: -len(particle)]) or word[: -len(particle)]
