@@ -320,6 +320,50 @@ def run(
 
 
 @cli.command()
+@click.pass_context
+def reload(ctx: click.Context) -> None:
+    """Tell the running bot to reload its knowledge (SIGHUP to the pid in BOT_DB_PATH.pid).
+
+    The bot validates, self-checks and swaps in the new knowledge, or keeps the old one;
+    the outcome is in its log and in `incident-bot audit`."""
+    import os
+    import signal
+
+    settings = _settings(ctx)
+    pid_path = settings.pid_path()
+    try:
+        pid = int(pid_path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        _fail(f"no running bot found ({pid_path} is missing): start it with `incident-bot run`")
+        return
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        _fail(f"the bot with pid {pid} is not running any more (stale {pid_path})")
+    except PermissionError:
+        _fail(f"not allowed to signal the bot (pid {pid}); run as the same user")
+    click.echo(f"asked the bot (pid {pid}) to reload; see its log or `incident-bot audit`")
+
+
+@cli.command()
+@click.option("--limit", default=50, show_default=True, help="How many entries, newest first.")
+@click.pass_context
+def audit(ctx: click.Context, limit: int) -> None:
+    """Print the audit log of admin actions (who, when, what, outcome)."""
+    from bot.records import Records
+
+    records = Records(_settings(ctx).db_path)
+    try:
+        for row in records.audit_log(limit):
+            click.echo(
+                f"{row['at']}  admin {row['actor']}  {row['action']}  {row['detail']}  "
+                f"-> {row['outcome']}"
+            )
+    finally:
+        records.close()
+
+
+@cli.command()
 @click.option("--factor", default=100, show_default=True, help="Size of the synthetic base.")
 @click.option("--rounds", default=5, show_default=True, help="Passes over the questions.")
 @click.option("--fuzz", "fuzz_count", default=0, help="Random inputs to run (0: none).")

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="BOT_ADMIN_IDS")
     log_level: str = Field(default="INFO", alias="BOT_LOG_LEVEL")
 
+    # Admin
+    inbox_retention_days: int = Field(default=90, alias="BOT_INBOX_RETENTION_DAYS", gt=0)
+    watch_knowledge: bool = Field(default=False, alias="BOT_WATCH_KNOWLEDGE")
+    watch_interval_seconds: float = Field(default=2.0, alias="BOT_WATCH_INTERVAL", gt=0)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -64,6 +69,10 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    def pid_path(self) -> Path:
+        """Where a running bot writes its process id (for `incident-bot reload`)."""
+        return Path(f"{self.db_path}.pid")
 
     def file_base_url(self) -> str:
         """The Bot API file URL matching the configured API URL."""

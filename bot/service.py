@@ -9,15 +9,18 @@ stay as they were.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import Settings
 from bot.engine.answers import Reply
 from bot.engine.dialogue import ConversationMemory, Engine, Thresholds
-from bot.errors import KnowledgeInvalid, ReloadInProgress, StoreError
+from bot.errors import KnowledgeInvalid, KnowledgeProblem, ReloadInProgress, StoreError
+from bot.knowledge.editing import Change
 from bot.knowledge.loader import Knowledge, load_knowledge
 from bot.knowledge.store import KnowledgeStore
 
@@ -74,6 +77,31 @@ class ReloadReport:
     changed: bool
 
 
+def describe_reload(report: ReloadReport) -> list[str]:
+    """A reload's summary as lines a person reads (Telegram and the command line)."""
+    d = report.diff
+    lines = [
+        f"Reloaded in {report.seconds * 1000:.0f} ms: {report.intents} intents"
+        + ("" if report.changed else " (no change)"),
+    ]
+    if not d.empty:
+        for label, items in (
+            ("intents added", d.added_intents),
+            ("intents removed", d.removed_intents),
+            ("intents changed", d.changed_intents),
+            ("entities added", d.added_entities),
+            ("entities removed", d.removed_entities),
+            ("entities changed", d.changed_entities),
+        ):
+            if items:
+                lines.append(f"{label}: {', '.join(items)}")
+        if d.added_phrasings or d.removed_phrasings:
+            lines.append(f"phrasings: +{d.added_phrasings} / -{d.removed_phrasings}")
+    check = report.self_check
+    lines.append(f"self-check: {check.passed}/{check.total} phrasings reach their own intent")
+    return lines
+
+
 def diff_knowledge(old: Knowledge | None, new: Knowledge) -> KnowledgeDiff:
     """Compare two snapshots by intent and entity id."""
     old_intents = {i.id: i for f in (old.files if old else []) for i in f.intents}
@@ -117,6 +145,11 @@ def self_check(engine: Engine) -> SelfCheck:
             if got != intent.id:
                 failures.append((phrasing, intent.id, got))
     return SelfCheck(total, tuple(failures))
+
+
+def source_file(knowledge: Knowledge, intent_id: str) -> Path:
+    """The file an intent comes from."""
+    return knowledge.intents[intent_id][1].path
 
 
 def thresholds_from(settings: Settings) -> Thresholds:
@@ -215,36 +248,56 @@ class KnowledgeService:
         if not self._reload_lock.acquire(blocking=False):
             raise ReloadInProgress("a reload is already running; try again in a moment")
         try:
-            started = time.perf_counter()
-            knowledge = self._read_files()
-            engine = Engine(knowledge, thresholds_from(self.settings))
-            check = self_check(engine)
-            if require_self_check and check.failures:
-                from bot.errors import KnowledgeProblem
-
-                raise KnowledgeInvalid(
-                    [
-                        KnowledgeProblem(
-                            file=str(self.settings.knowledge_dir),
-                            entry=f"intent {want}",
-                            field="phrasings",
-                            message=f"self-check: {phrasing!r} now reaches {got or 'nothing'}",
-                        )
-                        for phrasing, want, got in check.failures
-                    ]
-                )
-            previous = self._engine.knowledge if self._engine else None
-            changed = previous is None or previous.content_hash != knowledge.content_hash
-            if changed:
-                with self._open_store() as store:
-                    store.replace(knowledge)
-            self._engine = engine
-            return ReloadReport(
-                diff=diff_knowledge(previous, knowledge),
-                self_check=check,
-                seconds=time.perf_counter() - started,
-                intents=len(engine.index.intents),
-                changed=changed,
-            )
+            return self._reload(require_self_check)
         finally:
             self._reload_lock.release()
+
+    def apply_change(self, edit: Callable[[], Change]) -> tuple[Change, ReloadReport]:
+        """Change a knowledge file and reload, all or nothing: if the reload refuses the
+        new knowledge, the file is put back as it was and the error is raised."""
+        if not self._reload_lock.acquire(timeout=30):
+            raise ReloadInProgress("a reload is already running; try again in a moment")
+        try:
+            change = edit()
+            try:
+                return change, self._reload(True)
+            except Exception:
+                if change.backup is not None:
+                    shutil.copy2(change.backup, change.path)
+                else:
+                    change.path.unlink(missing_ok=True)
+                raise
+        finally:
+            self._reload_lock.release()
+
+    def _reload(self, require_self_check: bool) -> ReloadReport:
+        started = time.perf_counter()
+        knowledge = self._read_files()
+        engine = Engine(knowledge, thresholds_from(self.settings))
+        check = self_check(engine)
+        if require_self_check and check.failures:
+            raise KnowledgeInvalid(
+                [
+                    KnowledgeProblem(
+                        file=str(source_file(knowledge, want)),
+                        entry=f"intents (id={want})",
+                        field="phrasings",
+                        message=f"self-check: {phrasing!r} now reaches {got or 'nothing'}",
+                    )
+                    for phrasing, want, got in check.failures
+                ]
+            )
+        previous = self._engine.knowledge if self._engine else None
+        changed = previous is None or previous.content_hash != knowledge.content_hash
+        if changed:
+            # Store first, then swap: if the store fails, neither changes.
+            with self._open_store() as store:
+                store.replace(knowledge)
+        self._engine = engine
+        return ReloadReport(
+            diff=diff_knowledge(previous, knowledge),
+            self_check=check,
+            seconds=time.perf_counter() - started,
+            intents=len(engine.index.intents),
+            changed=changed,
+        )

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botapi_emulator import BotApiEmulator, Call, parse_html
+from botapi_emulator import BotApiEmulator
+from telegram_helpers import buttons, polling, text_of, to_chat
 
 from bot.config import Settings
-from bot.service import KnowledgeService
-from bot.telegram.app import BotApplication, build_application, register_commands
+from bot.telegram.app import BotApplication, register_commands
 
 USER = 5001
 GROUP = -100200300
@@ -33,44 +32,10 @@ def settings(tmp_path: Path, emulator: BotApiEmulator, bot_token: str) -> Settin
     )
 
 
-@contextlib.asynccontextmanager
-async def polling(settings: Settings) -> AsyncIterator[BotApplication]:
-    service = KnowledgeService(settings)
-    service.start()
-    app = build_application(settings, service)
-    await app.initialize()
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    try:
-        yield app
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-
-
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[BotApplication]:
     async with polling(settings) as application:
         yield application
-
-
-def text_of(call: Call) -> str:
-    """The visible text of a sendMessage call, as Telegram would show it."""
-    text = str(call.params["text"])
-    if call.params.get("parse_mode") == "HTML":
-        return parse_html(text)[0]
-    return text
-
-
-def to_chat(chat_id: int) -> Any:
-    return lambda call: call.params.get("chat_id") == chat_id
-
-
-def buttons(call: Call) -> list[dict[str, Any]]:
-    markup = call.params.get("reply_markup") or {}
-    return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
 async def assert_silent(emulator: BotApiEmulator, update: dict[str, Any]) -> None:

@@ -98,7 +98,13 @@ def knowledge_files(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found.extend(
-                sorted(p for p in path.iterdir() if p.suffix in KNOWLEDGE_SUFFIXES and p.is_file())
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix in KNOWLEDGE_SUFFIXES
+                    and p.is_file()
+                    and not p.name.startswith(".")
+                )
             )
         else:
             found.append(path)

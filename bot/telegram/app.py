@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from telegram import (
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     Update,
 )
 from telegram.error import TelegramError
@@ -33,9 +36,11 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.config import TOKEN_PATTERN, Settings
-from bot.errors import ConfigError
-from bot.service import KnowledgeService
-from bot.telegram import handlers
+from bot.errors import BotError, ConfigError
+from bot.knowledge.loader import knowledge_files
+from bot.records import Records
+from bot.service import KnowledgeService, describe_reload
+from bot.telegram import admin, handlers
 from bot.telegram.context import BotContext, BotData
 
 logger = logging.getLogger(__name__)
@@ -55,6 +60,15 @@ GROUP_COMMANDS = [
     BotCommand("help", "사용법"),
 ]
 ADMIN_COMMANDS = [*GROUP_COMMANDS, BotCommand("start", "그룹에서 질문하는 방법")]
+# Shown in the private chats of the bot's own admins (BOT_ADMIN_IDS).
+BOT_ADMIN_COMMANDS = [
+    *PRIVATE_COMMANDS,
+    BotCommand("reload", "지식 파일 다시 읽기 (관리자)"),
+    BotCommand("rollback", "마지막 업로드 되돌리기 (관리자)"),
+    BotCommand("unanswered", "답하지 못한 질문함 (관리자)"),
+    BotCommand("stats", "이용 통계 (관리자)"),
+    BotCommand("why", "질문 분석 보기 (관리자)"),
+]
 
 BotApplication = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 
@@ -155,6 +169,57 @@ async def register_commands(application: BotApplication) -> None:
     await bot.set_my_commands(PRIVATE_COMMANDS, scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands(GROUP_COMMANDS, scope=BotCommandScopeAllGroupChats())
     await bot.set_my_commands(ADMIN_COMMANDS, scope=BotCommandScopeAllChatAdministrators())
+    settings = application.bot_data.settings
+    for admin_id in settings.admin_ids if settings else []:
+        try:
+            await bot.set_my_commands(BOT_ADMIN_COMMANDS, scope=BotCommandScopeChat(admin_id))
+        except BotError:
+            raise
+        except Exception as exc:  # the admin has not started a chat with the bot yet
+            logger.info("admin menu for %s not set: %s", admin_id, exc)
+
+
+async def reload_in_background(application: BotApplication, trigger: str) -> None:
+    """A reload asked for by a signal or a file change: same safe path, result logged."""
+    service = application.bot_data.service
+    records = application.bot_data.records
+    if service is None:
+        return
+    try:
+        report = await asyncio.to_thread(service.reload)
+    except BotError as exc:
+        logger.error(
+            "reload (%s) refused; the previous knowledge is still active:\n%s", trigger, exc
+        )
+        if records is not None:
+            records.audit(0, f"reload ({trigger})", "knowledge folder", f"refused: {exc}"[:500])
+        return
+    lines = describe_reload(report)
+    logger.info("reload (%s): %s", trigger, "; ".join(lines))
+    if records is not None:
+        records.audit(0, f"reload ({trigger})", "knowledge folder", "ok: " + "; ".join(lines))
+
+
+def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    signature = []
+    for path in knowledge_files([folder]):
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            signature.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
+
+
+async def watch_knowledge(application: BotApplication, folder: Path, interval: float) -> None:
+    """Reload when a knowledge file changes (polling: works on every file system)."""
+    seen = _folder_signature(folder)
+    while True:
+        await asyncio.sleep(interval)
+        current = _folder_signature(folder)
+        if current != seen:
+            await asyncio.sleep(interval / 2)  # let an editor finish writing
+            if _folder_signature(folder) == current:
+                seen = current
+                await reload_in_background(application, "file change")
 
 
 async def _heartbeat(path: Path) -> None:
@@ -185,6 +250,32 @@ async def on_startup(application: BotApplication) -> None:
     settings = application.bot_data.settings
     if settings is not None:
         application.create_task(_heartbeat(heartbeat_path(settings)), name="heartbeat")
+        if settings.watch_knowledge:
+            application.create_task(
+                watch_knowledge(
+                    application, settings.knowledge_dir, settings.watch_interval_seconds
+                ),
+                name="watch-knowledge",
+            )
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP,
+                lambda: application.create_task(reload_in_background(application, "SIGHUP")),
+            )
+        with contextlib.suppress(OSError):
+            settings.pid_path().parent.mkdir(parents=True, exist_ok=True)
+            settings.pid_path().write_text(f"{os.getpid()}\n", encoding="utf-8")
+
+
+async def on_shutdown(application: BotApplication) -> None:
+    """Remove the pid file and close the records database."""
+    settings = application.bot_data.settings
+    if settings is not None:
+        with contextlib.suppress(OSError):
+            if settings.pid_path().read_text(encoding="utf-8").strip() == str(os.getpid()):
+                settings.pid_path().unlink()
+    if application.bot_data.records is not None:
+        application.bot_data.records.close()
 
 
 def build_application(
@@ -208,10 +299,14 @@ def build_application(
         .context_types(context_types)
         .concurrent_updates(True)
         .post_init(on_startup)
+        .post_shutdown(on_shutdown)
         .build()
     )
     application.bot_data.service = service
     application.bot_data.settings = settings
+    records = Records(settings.db_path, retention_days=settings.inbox_retention_days)
+    records.purge()
+    application.bot_data.records = records
 
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
@@ -222,6 +317,17 @@ def build_application(
     application.add_handler(CommandHandler("source", handlers.show_source, new_message))
     application.add_handler(CommandHandler("topics", handlers.show_topics, new_message))
     application.add_handler(CommandHandler("ask", handlers.ask_command, new_message))
+    for command, callback in (
+        ("reload", admin.reload_knowledge),
+        ("rollback", admin.rollback_upload),
+        ("unanswered", admin.show_unanswered),
+        ("stats", admin.show_stats),
+        ("why", admin.explain_why),
+    ):
+        application.add_handler(CommandHandler(command, callback, new_message))
+    application.add_handler(
+        MessageHandler(private & new_message & filters.Document.ALL, admin.upload_knowledge)
+    )
     application.add_handler(
         MessageHandler(
             filters.TEXT & ~filters.COMMAND & private & new_message, handlers.answer_private
@@ -241,6 +347,12 @@ def build_application(
         MessageHandler(
             private & new_message & ~filters.TEXT & ~filters.StatusUpdate.ALL,
             handlers.hint_non_text,
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(
+            admin.decide_inbox,
+            pattern=f"^({admin.INBOX_ADD}|{admin.INBOX_CHOOSE}|{admin.INBOX_IGNORE})",
         )
     )
     application.add_handler(CallbackQueryHandler(handlers.press_button))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
+from bot.records import Records
 from bot.service import KnowledgeService
 
 
@@ -16,7 +18,9 @@ class BotData:
     def __init__(self) -> None:
         self.service: KnowledgeService | None = None
         self.settings: Settings | None = None
+        self.records: Records | None = None
         self.group_last_answer: dict[int, float] = {}
+        self.reload_tasks: set[asyncio.Task[None]] = set()
 
 
 class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
@@ -36,6 +40,13 @@ class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Bo
         if service is None:
             raise RuntimeError("the knowledge service is not attached to the application")
         return service
+
+    @property
+    def records(self) -> Records:
+        records = self.bot_data.records
+        if records is None:
+            raise RuntimeError("records are not attached to the application")
+        return records
 
     @property
     def settings(self) -> Settings:

@@ -121,17 +121,21 @@ def reply_blocks(reply: Reply, *, short: bool = False) -> list[Block]:
     return blocks
 
 
-def reply_markup(reply: Reply, *, feedback: bool = False) -> InlineKeyboardMarkup | None:
+def reply_markup(reply: Reply, *, feedback: int | None = None) -> InlineKeyboardMarkup | None:
     """Buttons under a reply: follow-ups after an answer, choices after a 'did you mean',
-    topics after a refusal; optional 👍/👎 feedback on answers."""
+    topics after a refusal; 👍/👎 on answers when `feedback` is the question's record id."""
     rows: list[list[InlineKeyboardButton]]
     if reply.kind == "answer":
         rows = question_buttons(reply.related[:3])
-        if feedback and reply.intent_id:
+        if feedback is not None and reply.intent_id:
             rows.append(
                 [
-                    InlineKeyboardButton("👍", callback_data=callback_data(FEEDBACK_PREFIX, "+")),
-                    InlineKeyboardButton("👎", callback_data=callback_data(FEEDBACK_PREFIX, "-")),
+                    InlineKeyboardButton(
+                        "👍", callback_data=callback_data(FEEDBACK_PREFIX, f"+:{feedback}")
+                    ),
+                    InlineKeyboardButton(
+                        "👎", callback_data=callback_data(FEEDBACK_PREFIX, f"-:{feedback}")
+                    ),
                 ]
             )
     else:

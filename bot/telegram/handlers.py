@@ -79,10 +79,12 @@ async def _with_retry(action: Any, what: str) -> Any:
     return None
 
 
-async def send_reply(message: Message, reply: Reply, *, short: bool, feedback: bool) -> None:
+async def send_reply(
+    message: Message, reply: Reply, *, short: bool, feedback: int | None = None
+) -> None:
     """Send a reply (split if needed) as an answer to `message`, in its topic."""
     parts = format_reply(reply, short=short)
-    markup = reply_markup(reply, feedback=feedback and not short)
+    markup = reply_markup(reply, feedback=None if short else feedback)
     for n, part in enumerate(parts):
         last = n == len(parts) - 1
         await _with_retry(
@@ -221,7 +223,19 @@ async def answer_text(update: Update, context: BotContext, text: str) -> None:
         logger.info("group %s is in cooldown; question skipped", chat.id)
         return
     reply = await asyncio.to_thread(context.service.ask, text, conversation_key(update))
-    await send_reply(message, reply, short=not private, feedback=private)
+    question_id = await asyncio.to_thread(record, context, reply, chat.type)
+    await send_reply(message, reply, short=not private, feedback=question_id if private else None)
+
+
+def record(context: BotContext, reply: Reply, chat_type: str) -> int | None:
+    """Keep the question for the inbox and statistics; never fail the answer for it."""
+    try:
+        return context.records.record_question(
+            reply, chat_type, low_confidence=context.settings.answer_threshold
+        )
+    except Exception:
+        logger.exception("could not record a question")
+        return None
 
 
 async def answer_private(update: Update, context: BotContext) -> None:
@@ -314,7 +328,7 @@ async def press_button(update: Update, context: BotContext) -> None:
         )
         if message is not None:
             private = message.chat.type == ChatType.PRIVATE
-            await send_reply(message, reply, short=not private, feedback=private)
+            await send_reply(message, reply, short=not private)
     elif data.startswith(TOPIC_PREFIX):
         await query.answer()
         category_id = data[len(TOPIC_PREFIX) :]
@@ -326,9 +340,11 @@ async def press_button(update: Update, context: BotContext) -> None:
                 )
                 break
     elif data.startswith(FEEDBACK_PREFIX):
-        await query.answer(
-            "고마워요! 의견을 반영할게요." if data.endswith("+") else "알려 주셔서 고마워요."
-        )
+        sign, _, question_id = data[len(FEEDBACK_PREFIX) :].partition(":")
+        positive = sign == "+"
+        if question_id.isdigit():
+            await asyncio.to_thread(context.records.feedback, int(question_id), positive)
+        await query.answer("고마워요!" if positive else "알려 주셔서 고마워요. 더 나아질게요.")
         if message is not None:
             try:
                 await message.edit_reply_markup(
