@@ -10,7 +10,7 @@ from botapi_emulator import Call, parse_html
 
 from bot.config import Settings
 from bot.service import KnowledgeService
-from bot.telegram.app import BotApplication, build_application
+from bot.telegram.app import BotApplication, build_application, stop_background
 
 
 @contextlib.asynccontextmanager
@@ -26,6 +26,7 @@ async def polling(settings: Settings) -> AsyncIterator[BotApplication]:
     try:
         yield app
     finally:
+        await stop_background(app)
         await app.updater.stop()
         await app.stop()
         await app.shutdown()

@@ -209,9 +209,14 @@ def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(signature)
 
 
-async def watch_knowledge(application: BotApplication, folder: Path, interval: float) -> None:
-    """Reload when a knowledge file changes (polling: works on every file system)."""
-    seen = _folder_signature(folder)
+async def watch_knowledge(
+    application: BotApplication,
+    folder: Path,
+    interval: float,
+    seen: tuple[tuple[str, int, int], ...],
+) -> None:
+    """Reload when a knowledge file changes from `seen` (polling: works on every file
+    system)."""
     while True:
         await asyncio.sleep(interval)
         current = _folder_signature(folder)
@@ -249,13 +254,19 @@ async def on_startup(application: BotApplication) -> None:
     await register_commands(application)
     settings = application.bot_data.settings
     if settings is not None:
-        application.create_task(_heartbeat(heartbeat_path(settings)), name="heartbeat")
+        # Long-lived tasks are ours to cancel (PTB's stop() would wait for them forever).
+        background = application.bot_data.reload_tasks
+        background.add(asyncio.create_task(_heartbeat(heartbeat_path(settings))))
         if settings.watch_knowledge:
-            application.create_task(
-                watch_knowledge(
-                    application, settings.knowledge_dir, settings.watch_interval_seconds
-                ),
-                name="watch-knowledge",
+            background.add(
+                asyncio.create_task(
+                    watch_knowledge(
+                        application,
+                        settings.knowledge_dir,
+                        settings.watch_interval_seconds,
+                        _folder_signature(settings.knowledge_dir),
+                    )
+                )
             )
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(
@@ -267,8 +278,18 @@ async def on_startup(application: BotApplication) -> None:
             settings.pid_path().write_text(f"{os.getpid()}\n", encoding="utf-8")
 
 
+async def stop_background(application: BotApplication) -> None:
+    """Cancel the heartbeat and folder-watching tasks."""
+    tasks = application.bot_data.reload_tasks
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    tasks.clear()
+
+
 async def on_shutdown(application: BotApplication) -> None:
-    """Remove the pid file and close the records database."""
+    """Stop background tasks, remove the pid file and close the records database."""
+    await stop_background(application)
     settings = application.bot_data.settings
     if settings is not None:
         with contextlib.suppress(OSError):

@@ -20,7 +20,7 @@ class BotData:
         self.settings: Settings | None = None
         self.records: Records | None = None
         self.group_last_answer: dict[int, float] = {}
-        self.reload_tasks: set[asyncio.Task[None]] = set()
+        self.reload_tasks: set[asyncio.Task[None]] = set()  # heartbeat, folder watching
 
 
 class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
