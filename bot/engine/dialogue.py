@@ -15,6 +15,7 @@ from bot.engine.answers import Reply, Suggestion, compose_answer, compose_declin
 from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 
+CANDIDATES = 50
 # Words that ask "when/who/why/how much" without naming what about.
 QUESTION_WORDS = frozenset(
     {
@@ -161,7 +162,8 @@ class Engine:
             if previous is None and default is None:
                 return query, [], None, 0.0, "no_candidate"
 
-        candidates = self.index.score(query, limit=None)
+        # Enough candidates for the follow-up re-ranking; far more than ever compete.
+        candidates = self.index.score(query, limit=CANDIDATES)
         if not candidates:
             return query, [], None, 0.0, "no_candidate"
         if previous is not None:

@@ -295,7 +295,8 @@ _TERM_SHARE = 0.55
 _NGRAM_SHARE = 0.25
 _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one
 _PRUNE_ABOVE = 3000  # phrasings; below this every phrasing is compared in full
-_PRUNE_SLACK = 10.0  # points: the follow-up bonus a candidate may still receive
+_PRUNE_SLACK = 10.0
+_PRUNE_KEEP = 1500  # points: the follow-up bonus a candidate may still receive
 _EMPTY = (
     np.zeros(0, dtype=np.intp),
     np.zeros(0, dtype=np.float64),
@@ -349,10 +350,10 @@ class MatchIndex:
     utterance_jamo: list[str] = field(default_factory=list)
     utterance_words: list[str] = field(default_factory=list)
     utterance_compact: list[str] = field(default_factory=list)
-    # term -> {intent id: weight}: which intents use a word, for IDF and the vocabulary
-    postings: dict[str, dict[str, float]] = field(default_factory=dict)
-    # term -> (utterance positions, weights) and (intent positions, weights)
-    utterance_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # every word the knowledge uses, in the form questions are compared in
+    vocabulary: frozenset[str] = frozenset()
+    # term -> phrasings using it, and term -> (intents using it, with what weight)
+    utterance_postings: dict[str, np.ndarray] = field(default_factory=dict)
     intent_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)
     term_list: list[str] = field(default_factory=list)
@@ -414,6 +415,7 @@ class MatchIndex:
             for term in bag:
                 seen[term] += 1
         index.split_vocabulary = {t for t, c in seen.items() if c >= 2}
+        del bags, seen  # the first pass only taught the vocabulary
         bags = index._bags(intents, entities)
         index.split_vocabulary = None
         n_intents = max(1, len(intents))
@@ -421,36 +423,34 @@ class MatchIndex:
         for bag in bags.values():
             for term in bag:
                 df[term] += 1
+        index._finalize()
+        # Compact arrays: these postings are most of the index's memory on large bases.
+        group_of = {intent_id: n for n, intent_id in enumerate(index._group_ids)}
+        per_term: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for intent_id, bag in bags.items():
             for term, weight in bag.items():
-                index.postings.setdefault(term, {})[intent_id] = weight
-        index._finalize()
+                if intent_id in group_of:
+                    per_term[term].append((group_of[intent_id], weight))
+        index.intent_postings = {
+            term: (
+                np.array([g for g, _ in pairs], dtype=np.int32),
+                np.array([w for _, w in pairs], dtype=np.float32),
+            )
+            for term, pairs in per_term.items()
+        }
         by_utterance: dict[str, list[int]] = defaultdict(list)
         for position, terms in enumerate(index._utterance_terms):
             for term in terms:
                 by_utterance[term].append(position)
-        group_of = {intent_id: n for n, intent_id in enumerate(index._group_ids)}
-        for term, per_intent in index.postings.items():
-            positions = by_utterance.get(term, [])
-            index.utterance_postings[term] = (
-                np.array(positions, dtype=np.intp),
-                np.ones(len(positions), dtype=np.float64),
-            )
-            pairs = [(group_of[i], w) for i, w in per_intent.items() if i in group_of]
-            index.intent_postings[term] = (
-                np.array([g for g, _ in pairs], dtype=np.intp),
-                np.array([w for _, w in pairs], dtype=np.float64),
-            )
+        index._utterance_terms = []
+        index.utterance_postings = {
+            term: np.array(positions, dtype=np.int32) for term, positions in by_utterance.items()
+        }
+        index.vocabulary = frozenset(bags_terms for bag in bags.values() for bags_terms in bag)
         index._build_ngrams()
-        for term, positions in by_utterance.items():
-            if term not in index.postings:  # an entity named in a phrasing only
-                index.utterance_postings[term] = (
-                    np.array(positions, dtype=np.intp),
-                    np.ones(len(positions), dtype=np.float64),
-                )
         index.idf = {t: math.log(1.0 + n_intents / c) for t, c in df.items()}
         index.max_idf = math.log(1.0 + n_intents)
-        index.term_list = sorted(index.postings)
+        index.term_list = sorted(index.vocabulary)
         for term in index.term_list:
             for n in range(2, len(term)):
                 index.prefixes.setdefault(term[:n], []).append(term)
@@ -488,8 +488,8 @@ class MatchIndex:
             bag = bags[intent_id]
             content = [s for s in stems if s not in FILLER_STEMS and not is_placeholder(s[0])]
             placeholders = [s for s in stems if is_placeholder(s[0])]
-            # Adjacent words joined too, so '영향받은' finds '영향 받은'.
-            joined = [a + b for a, b in pairwise(content)]
+            # Adjacent words of a question joined too, so '영향받은' finds '영향 받은'.
+            joined = [a + b for a, b in pairwise(content)] if weight == _ASKED_WEIGHT else []
             # Words of the intent's other phrasings count for half.
             intent_weight = _SIBLING_WEIGHT if weight == _ASKED_WEIGHT else weight
             for s in content + joined + placeholders:
@@ -555,7 +555,7 @@ class MatchIndex:
                 rows[gram][0].append(position)
                 rows[gram][1].append(value / norm)
         self.ngram_postings = {
-            g: (np.array(p, dtype=np.intp), np.array(w, dtype=np.float64))
+            g: (np.array(p, dtype=np.int32), np.array(w, dtype=np.float32))
             for g, (p, w) in rows.items()
         }
 
@@ -600,7 +600,7 @@ class MatchIndex:
                 self.term_list
                 and pieces
                 and pieces[0] != word  # a particle or ending was taken off ...
-                and pieces[0] not in self.postings  # ... and what is left is unknown
+                and pieces[0] not in self.vocabulary  # ... and what is left is unknown
                 and pieces[0] not in FILLER_STEMS
             ):
                 typo = self._typo_of(word)
@@ -634,8 +634,8 @@ class MatchIndex:
     def _segment(self, word: str) -> list[str]:
         """Split a long word typed without spaces into known words ('언제부터멈췄' ->
         ['언제', '멈췄']), when known words cover most of it."""
-        vocab: set[str] | dict[str, dict[str, float]] = (
-            self.split_vocabulary if self.split_vocabulary is not None else self.postings
+        vocab: set[str] | frozenset[str] = (
+            self.split_vocabulary if self.split_vocabulary is not None else self.vocabulary
         )
         if len(word) < 4 or not _HANGUL_RE.match(word) or word in vocab:
             return [word]
@@ -695,7 +695,7 @@ class MatchIndex:
     def _term_matches(self, word: str) -> list[tuple[str, float]]:
         """Knowledge terms this word stands for, with a similarity in 0..1."""
         matches: dict[str, float] = {}
-        if word in self.postings:
+        if word in self.vocabulary:
             matches[word] = 1.0
             key = verb_key(word)
             for term in self.verb_keys.get(key, ()) if key else ():
@@ -703,7 +703,7 @@ class MatchIndex:
             return sorted(matches.items(), key=lambda item: -item[1])
         # A conjugated or particle-laden form of a known stem ('멈췄던' -> '멈췄').
         for n in range(len(word) - 1, 1, -1):
-            if word[:n] in self.postings:
+            if word[:n] in self.vocabulary:
                 matches[word[:n]] = 0.9
                 break
         # Another form of the same verb ('터진' for '터졌').
@@ -741,7 +741,7 @@ class MatchIndex:
         unknown: list[str] = []
         entity_terms = [s for s in query.stems if is_placeholder(s[0]) and s in self.idf]
         for word in dict.fromkeys([*query.content_stems, *entity_terms]):
-            if word.isdigit() and word not in self.postings:
+            if word.isdigit() and word not in self.vocabulary:
                 continue  # a number the knowledge lacks is neither for nor against
             matches = self._term_matches(word)
             if not matches:
@@ -755,9 +755,9 @@ class MatchIndex:
             per_intent = np.zeros(len(self._group_ids), dtype=np.float64)
             for term, sim in matches:
                 value = sim * self.idf[term]
-                positions, weights = self.utterance_postings.get(term, _EMPTY)
+                positions = self.utterance_postings.get(term, _EMPTY[0])
                 if len(positions):
-                    per_utt[positions] = np.maximum(per_utt[positions], value * weights)
+                    per_utt[positions] = np.maximum(per_utt[positions], value)
                 groups, gweights = self.intent_postings.get(term, _EMPTY)
                 if len(groups):
                     per_intent[groups] = np.maximum(per_intent[groups], value * gweights)
@@ -772,11 +772,15 @@ class MatchIndex:
 
         On large knowledge bases only phrasings that can still reach the top are compared:
         text adds at most `text_share * 100` points, so anything further behind the best
-        partial score than that (plus room for the context bonus) cannot win."""
+        partial score than that (plus room for the context bonus) cannot win; of those,
+        at most the `_PRUNE_KEEP` best are compared."""
         n = len(self.utterance_jamo)
         if n > _PRUNE_ABOVE:
             reach = text_share * 100.0 + _PRUNE_SLACK
             keep = np.flatnonzero(partial >= partial.max() - reach)
+            if len(keep) > _PRUNE_KEEP:
+                best = np.argpartition(-partial[keep], _PRUNE_KEEP)[:_PRUNE_KEEP]
+                keep = np.sort(keep[best])
         else:
             keep = np.arange(n)
         jamo = [self.utterance_jamo[i] for i in keep] if n > _PRUNE_ABOVE else self.utterance_jamo

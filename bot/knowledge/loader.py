@@ -53,25 +53,26 @@ def phrasing_key(text: str) -> str:
     return _COMPACT_RE.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
-class _LimitedSafeLoader(yaml.SafeLoader):
-    """A safe loader that refuses documents with more aliases than allowed (alias bombs)."""
+# libyaml's parser when PyYAML has it (several times faster on large files), else Python's.
+_BaseSafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    max_aliases = 50
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.alias_count = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self.alias_count += 1
-            if self.alias_count > self.max_aliases:
-                event = self.peek_event()  # type: ignore[no-untyped-call]
+def _check_aliases(text: str, limit: int) -> None:
+    """Refuse documents with more aliases than allowed (alias bombs), before building
+    anything from them: the events are streamed, nothing is expanded."""
+    count = 0
+    for event in yaml.parse(text, Loader=_BaseSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            count += 1
+            if count > limit:
                 raise yaml.MarkedYAMLError(
-                    problem=f"too many YAML aliases (more than {self.max_aliases})",
-                    problem_mark=event.start_mark,
+                    problem=f"too many YAML aliases (more than {limit})",
+                    problem_mark=event.start_mark,  # type: ignore[arg-type]
                 )
-        return super().compose_node(parent, index)
+
+
+class _LimitedSafeLoader(_BaseSafeLoader):  # type: ignore[misc]
+    """A safe loader (no object construction) that refuses duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # PyYAML keeps the last of two equal keys silently; a second `answer:` pasted into an
@@ -89,7 +90,8 @@ class _LimitedSafeLoader(yaml.SafeLoader):
                     problem_mark=key_node.start_mark,
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 def knowledge_files(paths: Iterable[Path]) -> list[Path]:
@@ -170,8 +172,18 @@ class _FileChecker:
         self.max_bytes = max_bytes
         self.max_aliases = max_aliases
         self.problems: list[KnowledgeProblem] = []
-        self.root: yaml.Node | None = None
+        self.text: str | None = None
+        self._root: yaml.Node | None = None
         self.data: Any = None
+
+    def root(self) -> yaml.Node | None:
+        """The YAML node tree, built only when a problem needs a line number."""
+        if self._root is None and self.text is not None:
+            try:
+                self._root = yaml.compose(self.text, Loader=_BaseSafeLoader)
+            except yaml.YAMLError:
+                return None
+        return self._root
 
     def problem(
         self,
@@ -187,7 +199,7 @@ class _FileChecker:
         self.problems.append(
             KnowledgeProblem(
                 file=self.name,
-                line=_line_of(self.root, loc) if loc else None,
+                line=_line_of(self.root(), loc) if loc else None,
                 entry=entry,
                 field=field_name,
                 message=message,
@@ -219,11 +231,11 @@ class _FileChecker:
         if not text.strip():
             self.problem("file is empty")
             return None
+        self.text = text
         loader = _LimitedSafeLoader(text)
-        loader.max_aliases = self.max_aliases
         try:
-            self.root = loader.get_single_node()
-            self.data = loader.construct_document(self.root) if self.root is not None else None
+            _check_aliases(text, self.max_aliases)
+            self.data = loader.get_single_data()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             self.problems.append(
