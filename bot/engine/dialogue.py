@@ -16,6 +16,10 @@ from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 
 CANDIDATES = 50
+# Korean second-person words: a question addressed to the bot about itself.
+ABOUT_THE_BOT = frozenset(
+    {"너", "넌", "너는", "너가", "니가", "네가", "너의", "니", "너도", "너한테"}
+)
 # Words that ask "when/who/why/how much" without naming what about.
 QUESTION_WORDS = frozenset(
     {
@@ -49,10 +53,10 @@ FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", 
 class Thresholds:
     """Decision thresholds, from configuration."""
 
-    answer: float = 0.60
-    suggest: float = 0.35
-    margin: float = 0.05
-    clear_answer: float = 0.45  # answer below `answer` when the runner-up is far behind
+    answer: float = 0.50
+    suggest: float = 0.30
+    margin: float = 0.04
+    clear_answer: float = 0.35  # answer below `answer` when the runner-up is far behind
     clear_margin: float = 0.10
 
 
@@ -145,6 +149,9 @@ class Engine:
         if query.not_covered:
             return query, [], None, 0.0, "not_covered"
         if query.content_stems and all(s in SMALL_TALK for s in query.content_stems):
+            return query, [], None, 0.0, "small_talk"
+        if not query.entities and any(w in ABOUT_THE_BOT for w in query.cleaned.split()):
+            # '넌 뭐하는 봇이야': a question about the bot itself, not about the incident.
             return query, [], None, 0.0, "small_talk"
 
         if query.only_entities:

@@ -606,9 +606,25 @@ class MatchIndex:
                 typo = self._typo_of(word)
                 if typo is not None:
                     pieces = [typo, *pieces[1:]]
+            if (
+                pieces
+                and pieces[0] != word
+                and pieces[0] not in self._split_vocab()
+                and pieces[0] not in SMALL_TALK
+            ):
+                # Typed without spaces: split the whole word, before its last verb is
+                # mistaken for an ending ('외에뭐가안됐어' -> 외, 뭐, 안되).
+                whole = self._segment(word)
+                if whole != [word]:
+                    pieces = whole
             for s in pieces:
                 stems.extend(self._canonical(piece) for piece in self._segment(s))
         return cleaned, stems, mentions
+
+    def _split_vocab(self) -> set[str] | frozenset[str]:
+        if self.split_vocabulary is not None:
+            return self.split_vocabulary
+        return self.vocabulary
 
     def _typo_of(self, word: str) -> str | None:
         """A known term the whole word is a plausible slip of ('장에' -> '장애'), checked
@@ -634,9 +650,7 @@ class MatchIndex:
     def _segment(self, word: str) -> list[str]:
         """Split a long word typed without spaces into known words ('언제부터멈췄' ->
         ['언제', '멈췄']), when known words cover most of it."""
-        vocab: set[str] | frozenset[str] = (
-            self.split_vocabulary if self.split_vocabulary is not None else self.vocabulary
-        )
+        vocab = self._split_vocab()
         if len(word) < 4 or not _HANGUL_RE.match(word) or word in vocab:
             return [word]
         n = len(word)
@@ -653,8 +667,11 @@ class MatchIndex:
                 piece = word[i:j]
                 if len(piece) == 1 and piece not in _GLUE:
                     continue
-                if piece in _GLUE or piece in FILLER_STEMS or stem(piece) in FILLER_STEMS:
+                if piece in _GLUE:
                     candidate = (covered + (j - i), pieces)
+                elif piece in FILLER_STEMS or stem(piece) in FILLER_STEMS:
+                    # Kept: '뭐가' says what is asked, even if it is no topic word.
+                    candidate = (covered + (j - i), [*pieces, stem(piece)])
                 elif piece in vocab or stem(piece) in vocab or stem(piece) in self.word_groups:
                     candidate = (covered + (j - i), [*pieces, stem(piece)])
                 else:

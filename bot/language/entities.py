@@ -42,7 +42,8 @@ def _pattern(synonym: str) -> str | None:
         return None
     body = r"\s*".join(re.escape(ch) for ch in letters)
     if letters.isascii():
-        return rf"(?<![a-z0-9]){body}(?![a-z0-9])"
+        # English plurals too: 'gifts', 'emoticons'.
+        return rf"(?<![a-z0-9]){body}(?:s|es)?(?![a-z0-9])"
     if len(letters) == 1:
         # A one-syllable nickname ('폰', '톡') only counts as a word of its own.
         return rf"(?<![가-힣]){body}{_TRAILING_PARTICLE}(?![가-힣])"

@@ -330,6 +330,13 @@ def strip_ending(word: str) -> str:
     for ending in _ENDINGS_BY_END.get(word[-1], ()):
         if word.endswith(ending) and len(word) - len(ending) >= 1:
             return word[: -len(ending)]
+    return strip_plain_past(word)
+
+
+def strip_plain_past(word: str) -> str:
+    """The plain past '-았다/-었다' ('터졌다' -> '터졌'); a bare '다' ends many nouns (바다)."""
+    if len(word) >= 2 and word[-1] == "다" and (ord(word[-2]) - HANGUL_BASE) % 28 == 20:
+        return word[:-1]
     return word
 
 
@@ -389,8 +396,8 @@ def stem(word: str) -> str:
     stripped = strip_particle(word)
     if stripped in _COLLOQUIAL:
         return _COLLOQUIAL[stripped]
-    if stripped == word:
-        stripped = strip_ending(word)
+    # '터졌다는' -> '터졌다' -> '터졌': the plain past after a particle.
+    stripped = strip_ending(word) if stripped == word else strip_plain_past(stripped)
     if stripped != word and stripped[-1:] in _DOE_FORMS:
         stripped = strip_ending(stripped) if len(stripped) > 1 else stripped
     return canonical_verb(strip_light_verb(stripped))
