@@ -16,6 +16,7 @@ from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 
 CANDIDATES = 50
+MAX_QUESTION_CHARS = 300
 # Korean second-person words: a question addressed to the bot about itself.
 ABOUT_THE_BOT = frozenset(
     {"너", "넌", "너는", "너가", "니가", "네가", "너의", "니", "너도", "너한테"}
@@ -141,7 +142,9 @@ class Engine:
         Returns the query, the ranked candidates, the chosen intent (or None), the
         confidence in 0..1, and the reason for the decision.
         """
-        query = self.index.prepare(text)
+        # Nobody asks in more than a few sentences; reading only the start bounds the time
+        # a 10,000-character message can take.
+        query = self.index.prepare(text[:MAX_QUESTION_CHARS])
         if query.is_empty:
             return query, [], None, 0.0, "empty"
         if query.decline_terms or query.foreign_years:
