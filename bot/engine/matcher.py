@@ -28,6 +28,7 @@ from bot.knowledge.loader import Knowledge
 from bot.knowledge.schema import Entity, Intent
 from bot.language.entities import EntityMention, EntityRecognizer, is_placeholder, placeholder
 from bot.language.normalize import (
+    GLUE_PARTICLES,
     clean,
     is_mostly_latin,
     plausible_typo,
@@ -40,26 +41,9 @@ from bot.language.normalize import (
 _YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
 # Particles and endings that glue words together when people type without spaces.
-_GLUE = frozenset(
+_GLUE = GLUE_PARTICLES | frozenset(
+    # endings and verb pieces left between words typed without spaces
     [
-        "은",
-        "는",
-        "이",
-        "가",
-        "을",
-        "를",
-        "에",
-        "의",
-        "도",
-        "로",
-        "와",
-        "과",
-        "랑",
-        "만",
-        "에서",
-        "으로",
-        "하고",
-        "이랑",
         "어",
         "야",
         "요",

@@ -83,6 +83,10 @@ _PARTICLES = sorted(
     reverse=True,
 )
 _SINGLE_PARTICLES = {p for p in _PARTICLES if len(p) == 1}
+# The particles that glue words together when people type without spaces ('카톡이언제').
+GLUE_PARTICLES = frozenset(
+    p for p in _PARTICLES if len(p) == 1 or p in {"에서", "으로", "하고", "이랑"}
+)
 
 # Question and statement endings, reduced to their stem ('됐나요' -> '됐', '멈췄어' -> '멈췄').
 _ENDINGS = sorted(

@@ -128,6 +128,23 @@ async def _run_change(
     return True
 
 
+def _editing(
+    context: BotContext, edit: Callable[..., editing.Change], *args: Any
+) -> Callable[[], Any]:
+    """A knowledge-file edit with the configured limits, applied and reloaded as one."""
+    settings = context.settings
+
+    def change() -> editing.Change:
+        return edit(
+            settings.knowledge_dir,
+            *args,
+            max_bytes=settings.max_file_bytes,
+            max_aliases=settings.max_yaml_aliases,
+        )
+
+    return lambda: context.service.apply_change(change)
+
+
 @admin_only("reload")
 async def reload_knowledge(update: Update, context: BotContext) -> None:
     """/reload — re-read, validate, self-check and swap in the knowledge folder."""
@@ -157,34 +174,14 @@ async def upload_knowledge(update: Update, context: BotContext) -> None:
     telegram_file = await document.get_file()
     content = bytes(await telegram_file.download_as_bytearray())
 
-    def work() -> Any:
-        return context.service.apply_change(
-            lambda: editing.write_file(
-                settings.knowledge_dir,
-                name,
-                content,
-                max_bytes=settings.max_file_bytes,
-                max_aliases=settings.max_yaml_aliases,
-            )
-        )
-
+    work = _editing(context, editing.write_file, name, content)
     await _run_change(update, context, "upload", work, f"upload {name}")
 
 
 @admin_only("rollback")
 async def rollback_upload(update: Update, context: BotContext) -> None:
     """/rollback — restore the previous version of the last uploaded file and reload."""
-    settings = context.settings
-
-    def work() -> Any:
-        return context.service.apply_change(
-            lambda: editing.rollback(
-                settings.knowledge_dir,
-                max_bytes=settings.max_file_bytes,
-                max_aliases=settings.max_yaml_aliases,
-            )
-        )
-
+    work = _editing(context, editing.rollback)
     await _run_change(update, context, "rollback", work, "last upload")
 
 
@@ -243,7 +240,6 @@ async def decide_inbox(update: Update, context: BotContext) -> None:
     data = query.data
     message = query.message if isinstance(query.message, Message) else None
     records = context.records
-    settings = context.settings
     if data.startswith(INBOX_IGNORE):
         question_id = int(data[len(INBOX_IGNORE) :])
         group = records.group_of(question_id)
@@ -281,17 +277,7 @@ async def decide_inbox(update: Update, context: BotContext) -> None:
         group = records.group_of(int(question_id_text))
         text = str(question["text"])
 
-        def work() -> Any:
-            return context.service.apply_change(
-                lambda: editing.add_phrasing(
-                    settings.knowledge_dir,
-                    intent_id,
-                    text,
-                    max_bytes=settings.max_file_bytes,
-                    max_aliases=settings.max_yaml_aliases,
-                )
-            )
-
+        work = _editing(context, editing.add_phrasing, intent_id, text)
         if await _run_change(update, context, "inbox add", work, f"{text!r} -> {intent_id}"):
             records.close_inbox(group.member_ids if group else [int(question_id_text)], "added")
             if message is not None:
