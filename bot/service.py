@@ -188,11 +188,15 @@ class KnowledgeService:
 
     def _open_store(self) -> KnowledgeStore:
         path = self.settings.db_path
-        store = KnowledgeStore(path)
         try:
-            store.check_integrity()
+            # A file that is not a database at all already fails when it is opened.
+            store = KnowledgeStore(path)
+            try:
+                store.check_integrity()
+            except StoreError:
+                store.close()
+                raise
         except StoreError as exc:
-            store.close()
             if str(path) == ":memory:":
                 raise
             broken = Path(f"{path}.corrupt-{int(time.time())}")

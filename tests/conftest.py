@@ -12,6 +12,7 @@ import pytest
 import yaml
 from botapi_emulator import BotApiEmulator
 
+from bot.config import Settings
 from bot.engine.dialogue import Engine
 from bot.knowledge.loader import Knowledge, load_knowledge
 
@@ -122,3 +123,16 @@ def knowledge() -> Knowledge:
 def engine(knowledge: Knowledge) -> Engine:
     """One engine over the shipped knowledge (its match index is built once, here)."""
     return Engine(knowledge)
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path, emulator: BotApiEmulator, bot_token: str) -> Settings:
+    """Settings of a bot that talks to the emulator, with its database in tmp_path."""
+    return Settings(
+        _env_file=None,
+        BOT_DB_PATH=tmp_path / "bot.db",
+        TELEGRAM_BOT_TOKEN=bot_token,
+        TELEGRAM_API_BASE_URL=emulator.base_url,
+        TELEGRAM_API_BASE_FILE_URL=emulator.base_file_url,
+        BOT_GROUP_COOLDOWN=0,
+    )

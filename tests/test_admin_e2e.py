@@ -291,7 +291,7 @@ async def test_questions_in_flight_during_reloads_all_get_answers(
     reloads = [asyncio.to_thread(service.reload) for _ in range(10)]
     results = await asyncio.gather(*reloads, return_exceptions=True)
     calls = await emulator.wait_for_call(
-        "sendMessage", lambda c: c.params.get("chat_id") in set(users), count=200, timeout=60
+        "sendMessage", lambda c: c.params.get("chat_id") in set(users), count=200, timeout=120
     )
     assert all(c.ok for c in calls)
     by_chat = {c.params["chat_id"]: text_of(c) for c in calls}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,14 +21,8 @@ FORUM = -100777
 
 
 @pytest.fixture
-def settings(tmp_path: Path, emulator: BotApiEmulator, bot_token: str) -> Settings:
-    return Settings(
-        BOT_DB_PATH=tmp_path / "bot.db",
-        TELEGRAM_BOT_TOKEN=bot_token,
-        TELEGRAM_API_BASE_URL=emulator.base_url,
-        TELEGRAM_API_BASE_FILE_URL=emulator.base_file_url,
-        BOT_GROUP_COOLDOWN=0,
-    )
+def settings(bot_settings: Settings) -> Settings:
+    return bot_settings
 
 
 @pytest.fixture

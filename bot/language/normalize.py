@@ -205,8 +205,13 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+_MARKUP_RE = re.compile(r"</?[a-z][a-z0-9-]{0,15}(?:\s[^<>]{0,100})?>|&(?:[a-z]{2,8}|#\d{1,7});")
+
+
 def strip_noise(text: str) -> str:
-    """Drop punctuation, symbols, emoji and bare-jamo runs (ㅋㅋ, ㅠㅠ); keep words."""
+    """Drop markup pasted along (<b>, &amp;), punctuation, symbols, emoji and bare-jamo
+    runs (ㅋㅋ, ㅠㅠ); keep words."""
+    text = _MARKUP_RE.sub(" ", text)
     text = "".join(ch if unicodedata.category(ch)[0] in "LNZ" else " " for ch in text)
     text = _JAMO_NOISE_RE.sub(" ", text)
     text = _NON_WORD_RE.sub(" ", text)

@@ -51,8 +51,8 @@ def _split_text(text: str, limit: int) -> list[str]:
         if space > cut // 2:
             cut = space
         pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip(" ")
-    return pieces
+        rest = rest[cut:].lstrip()
+    return [piece for piece in pieces if piece.strip()]
 
 
 def render_blocks(blocks: list[Block], limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -61,6 +61,8 @@ def render_blocks(blocks: list[Block], limit: int = MESSAGE_LIMIT) -> list[str]:
     overhead = 2 * 14  # room for the tags around a piece
     rendered: list[str] = []
     for block in blocks:
+        if not block.text.strip():
+            continue  # Telegram refuses a message that is only whitespace
         if len(_render(block)) <= limit:
             rendered.append(_render(block))
         else:

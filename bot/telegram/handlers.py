@@ -42,7 +42,11 @@ from bot.telegram.formatting import (
 
 logger = logging.getLogger(__name__)
 
-SEND_ATTEMPTS = 3
+# A connection error means the request never went out: retrying is safe, and an answer
+# whose update is already confirmed would otherwise be lost. Backoff 0.5 s doubling to
+# 8 s: about half a minute in all.
+SEND_ATTEMPTS = 8
+MAX_BACKOFF = 8.0
 INLINE_RESULTS = 3
 
 
@@ -75,7 +79,7 @@ async def _with_retry(action: Any, what: str) -> Any:
                 raise
             logger.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
             await asyncio.sleep(delay)
-            delay *= 2
+            delay = min(delay * 2, MAX_BACKOFF)
     return None
 
 
