@@ -8,13 +8,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The shipped knowledge is baked in; mount a folder over /app/knowledge to replace it.
+COPY knowledge ./knowledge
+
 # Install the package the same way CI does (a regular, non-editable install).
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip install .
-
-# The shipped knowledge is baked in; mount a folder over /app/knowledge to replace it.
-COPY knowledge ./knowledge
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin bot \
     && mkdir -p /data \

@@ -14,10 +14,15 @@ SHIPPED_KNOWLEDGE = PACKAGE_ROOT / "knowledge"
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,60}$")
 
 
+INSTALLED_KNOWLEDGE = Path(__file__).resolve().parent / "shipped_knowledge"
+
+
 def _default_knowledge_dir() -> Path:
-    # An installed wheel has no knowledge/ beside it; fall back to the working directory.
+    """The source checkout's knowledge/, else the copy installed with the package."""
     if SHIPPED_KNOWLEDGE.is_dir():
         return SHIPPED_KNOWLEDGE
+    if INSTALLED_KNOWLEDGE.is_dir():
+        return INSTALLED_KNOWLEDGE
     return Path.cwd() / "knowledge"
 
 
