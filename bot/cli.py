@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -305,6 +306,11 @@ def run(
         require_token(settings)
     except BotError as exc:
         _fail(str(exc))
+    if webhook_url and not webhook_url.startswith("https://"):
+        _fail(
+            "the webhook URL must start with https:// (Telegram requires it); run the bot "
+            "behind a reverse proxy that terminates TLS and forwards to --listen/--port"
+        )
     service = _service(settings)
     logger.info(
         "knowledge loaded from %s: %d intents",
@@ -312,7 +318,14 @@ def run(
         len(service.engine.index.intents),
     )
     options = (
-        WebhookOptions(url=webhook_url, listen=listen, port=port, secret_token=secret_token)
+        WebhookOptions(
+            url=webhook_url,
+            listen=listen,
+            port=port,
+            secret_token=secret_token,
+            # The bot listens on the URL's path (a reverse proxy forwards it as it is).
+            url_path=urlsplit(webhook_url).path.lstrip("/"),
+        )
         if webhook_url
         else None
     )

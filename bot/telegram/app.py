@@ -398,5 +398,6 @@ def run(
             webhook_url=webhook.url,
             secret_token=webhook.secret_token,
             allowed_updates=Update.ALL_TYPES,
-            bootstrap_retries=-1,
+            # A refused setWebhook (a bad URL) must stop with its error, not retry forever.
+            bootstrap_retries=3,
         )
