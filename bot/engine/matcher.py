@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -342,7 +341,6 @@ class MatchIndex:
     idf: dict[str, float] = field(default_factory=dict)
     term_list: list[str] = field(default_factory=list)
     term_jamo: list[str] = field(default_factory=list)
-    known_words: set[str] = field(default_factory=set)
     prefixes: dict[str, list[str]] = field(default_factory=dict)
     verb_keys: dict[str, list[str]] = field(default_factory=dict)
     word_groups: dict[str, str] = field(default_factory=dict)  # word -> its group's word
@@ -355,7 +353,6 @@ class MatchIndex:
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     max_idf: float = 1.0
-    _lengths: np.ndarray = field(init=False, repr=False)
     _group_starts: np.ndarray = field(init=False, repr=False)
     _group_ids: list[str] = field(init=False, repr=False)
     _group_sizes: np.ndarray = field(init=False, repr=False)
@@ -443,10 +440,8 @@ class MatchIndex:
             key = verb_key(term)
             if key is not None:
                 index.verb_keys.setdefault(key, []).append(term)
-        index.known_words = set(index.term_list)
         for doc in documents:
             index.known_years.update(_YEAR_RE.findall(doc))
-            index.known_words.update(index._stems(doc)[1])
         for term in decline:
             term_clean = clean(term)
             if term_clean:
@@ -564,7 +559,6 @@ class MatchIndex:
         return scores
 
     def _finalize(self) -> None:
-        self._lengths = np.array([len(u) for u in self.utterance_jamo], dtype=np.float64)
         starts = [0]
         for n in range(1, len(self.utterance_intent)):
             if self.utterance_intent[n] != self.utterance_intent[n - 1]:
@@ -932,7 +926,3 @@ def _contains_term(cleaned: str, term: str) -> bool:
     if term.isascii():
         return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", cleaned) is not None
     return term.replace(" ", "") in cleaned.replace(" ", "")
-
-
-def entity_ids(mentions: Iterable[EntityMention]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(m.entity_id for m in mentions))

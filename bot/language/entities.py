@@ -101,10 +101,3 @@ class EntityRecognizer:
 
         replaced = regex.sub(substitute, cleaned)
         return " ".join(replaced.split()), mentions
-
-    def entity_of(self, ch: str) -> str | None:
-        if is_placeholder(ch):
-            index = ord(ch) - _PLACEHOLDER_BASE
-            if index < len(self.ids):
-                return self.ids[index]
-        return None

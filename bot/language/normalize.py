@@ -1,10 +1,13 @@
 """Korean-aware text normalisation: pure functions, each tested on its own.
 
-The pipeline a question goes through is `normalize()`: Unicode NFKC and case folding,
-noise removal (punctuation, emoji, ㅋㅋ/ㅠㅠ), elongation squeezing (왜애애 -> 왜),
-particle and ending stripping per word, and jamo decomposition for typo-tolerant
-comparison. No morphological analyser: the domain is small and a rule-based stripper
-costs nothing at start-up (see README, "Korean tooling").
+`normalize()` shows the knowledge-free pipeline: Unicode NFKC and case folding, noise
+removal (punctuation, emoji, ㅋㅋ/ㅠㅠ), elongation squeezing (왜애애 -> 왜), particle and
+ending stripping per word, and jamo decomposition for typo-tolerant comparison. The matcher
+(`bot.engine.matcher`) runs the same steps with the knowledge-dependent ones in between:
+entity nicknames, word synonyms and splitting words typed without spaces.
+
+No morphological analyser: the domain is small, and a rule-based stripper costs nothing
+at start-up (see README, "How questions are understood").
 """
 
 from __future__ import annotations
