@@ -694,7 +694,7 @@ class MatchIndex:
             matches[word] = 1.0
             key = verb_key(word)
             for term in self.verb_keys.get(key, ()) if key else ():
-                matches.setdefault(term, 0.95)
+                matches.setdefault(term, 1.0)  # another form of the same verb
             return sorted(matches.items(), key=lambda item: -item[1])
         # A conjugated or particle-laden form of a known stem ('멈췄던' -> '멈췄').
         for n in range(len(word) - 1, 1, -1):
