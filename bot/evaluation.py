@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
+from bot.engine.answers import answer_parts
 from bot.engine.dialogue import ConversationMemory, Engine
 
 IN_SCOPE_TYPO_KINDS = ("typo", "nospace")
@@ -152,11 +153,7 @@ def expected_quotes(engine: Engine, example: Example) -> frozenset[str]:
     """The quotes of the answer the example expects (entity-specific where there is one)."""
     if example.intent is None or example.intent not in engine.index.intents:
         return frozenset()
-    intent = engine.index.intents[example.intent]
-    for specific in intent.entity_answers:
-        if specific.entity == example.entity:
-            return frozenset(specific.quotes)
-    return frozenset(intent.quotes)
+    return frozenset(answer_parts(engine.index.intents[example.intent], example.entity)[2])
 
 
 def delivered_quotes(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.engine.matcher import Candidate
+from bot.knowledge.schema import Intent
 
 if TYPE_CHECKING:
     from bot.engine.dialogue import Engine
@@ -75,6 +76,15 @@ class Reply:
         }
 
 
+def answer_parts(intent: Intent, entity_id: str | None) -> tuple[str, str | None, tuple[str, ...]]:
+    """The answer (Korean, English) and its quotes: the entity's own where the article
+    tells it apart, the general one otherwise."""
+    for specific in intent.entity_answers:
+        if entity_id is not None and specific.entity == entity_id:
+            return specific.answer, specific.answer_en, tuple(specific.quotes)
+    return intent.answer, intent.answer_en, tuple(intent.quotes)
+
+
 def compose_answer(
     engine: Engine,
     question: str,
@@ -85,12 +95,7 @@ def compose_answer(
     candidates: list[Candidate],
 ) -> Reply:
     intent, source = engine.knowledge.intents[intent_id]
-    text, text_en, quotes = intent.answer, intent.answer_en, tuple(intent.quotes)
-    if entity_id is not None:
-        for specific in intent.entity_answers:
-            if specific.entity == entity_id:
-                text, text_en, quotes = specific.answer, specific.answer_en, tuple(specific.quotes)
-                break
+    text, text_en, quotes = answer_parts(intent, entity_id)
     meta = source.model.incident.source
     ref = SourceRef(
         quotes=quotes,

@@ -11,7 +11,14 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from bot.engine.answers import Reply, Suggestion, compose_answer, compose_decline, compose_suggest
+from bot.engine.answers import (
+    Reply,
+    Suggestion,
+    answer_parts,
+    compose_answer,
+    compose_decline,
+    compose_suggest,
+)
 from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 
@@ -127,12 +134,8 @@ class Engine:
         return None
 
     def _quotes_for(self, intent_id: str, query: Query, previous: Turn | None) -> frozenset[str]:
-        intent = self.index.intents[intent_id]
         entity_id = self._entity_for(intent_id, query, previous)
-        for specific in intent.entity_answers:
-            if specific.entity == entity_id:
-                return frozenset(specific.quotes)
-        return frozenset(intent.quotes)
+        return frozenset(answer_parts(self.index.intents[intent_id], entity_id)[2])
 
     def understand(
         self, text: str, previous: Turn | None = None
