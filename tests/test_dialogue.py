@@ -200,6 +200,29 @@ def test_the_same_follow_up_alone_is_read_on_its_own(
     assert (alone.intent_id, alone.entity_id) != (in_context.intent_id, in_context.entity_id)
 
 
+@pytest.mark.parametrize(
+    ("first", "follow_up", "intent_id"),
+    [
+        # The follow-up names no topic: it is read together with the previous question.
+        ("카카오는 왜 재난관리시스템에 들어가 있어?", "언제부터 거기 들어갔는데?", "udms_history"),
+        ("카카오가 사과했어?", "뭐라고?", "apology"),
+    ],
+)
+def test_a_follow_up_is_read_with_the_previous_question(
+    engine: Engine, first: str, follow_up: str, intent_id: str
+) -> None:
+    before, after = _conversation(engine, [first, follow_up])
+    assert before.answered
+    assert (after.kind, after.intent_id) == ("answer", intent_id)
+    assert engine.ask(follow_up).intent_id != intent_id or not engine.ask(follow_up).answered
+
+
+def test_kind_of_question_picks_between_intents_sharing_words(engine: Engine) -> None:
+    # Same topic words; the question word decides between the start, the end and the length.
+    asked = {q: engine.ask(q).intent_id for q in ["카톡 언제 멈췄어?", "카톡 얼마나 멈췄어?"]}
+    assert asked == {"카톡 언제 멈췄어?": "outage_start", "카톡 얼마나 멈췄어?": "outage_duration"}
+
+
 def test_kakaostory_follow_up_gives_its_recovery_time(engine: Engine) -> None:
     first, second = _conversation(engine, ["카카오톡 언제 복구됐어?", "그럼 카카오스토리는?"])
     assert first.intent_id == "outage_end"

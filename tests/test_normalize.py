@@ -224,6 +224,19 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("gifts", "gift"),
         ("happening", "happen"),
         ("class", "class"),  # 'ss' is not a plural
+        ("features", "feature"),  # the same stem as the singular
+        ("boxes", "box"),
+        ("coronavirus", "coronavirus"),
+        ("status", "status"),
+        ("안돼서", "안되"),
+        ("합쳐서", "합쳐"),
+        ("넘어서", "넘"),
+        ("문서", "문서"),  # a noun ending in 서
+        ("순서", "순서"),
+        ("쓴대", "쓴"),
+        ("떴다며", "떴"),
+        ("했냐고", "했"),
+        ("되고", "되"),
     ],
 )
 def test_stem(word: str, expected: str) -> None:

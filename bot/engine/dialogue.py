@@ -23,6 +23,8 @@ from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 
 CANDIDATES = 50
+# A follow-up read together with the previous question scores at most this share.
+JOINT_WEIGHT = 0.85
 MAX_QUESTION_CHARS = 300
 # Korean second-person words: a question addressed to the bot about itself.
 ABOUT_THE_BOT = frozenset(
@@ -75,6 +77,9 @@ class Turn:
     intent_id: str
     entity_id: str | None
     at: float
+    # The question as understood (with its own context, for a follow-up): the next
+    # follow-up is read in its light ('언제부터?' after '재난관리시스템엔 왜 들어갔어?').
+    question: str = ""
 
 
 class ConversationMemory:
@@ -185,9 +190,29 @@ class Engine:
                 default = self.index.entities[query.entities[0]].default_intent
                 if default is not None:
                     return query, candidates, default, 0.85, "entity_default"
+        if previous is not None and previous.question:
+            candidates = self._with_previous_question(query, candidates, previous)
         top = candidates[0]
         confidence = top.score / 100.0
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
+
+    def _with_previous_question(
+        self, query: Query, candidates: list[Candidate], previous: Turn
+    ) -> list[Candidate]:
+        """Read the question once more together with the previous one, as if asked in
+        one breath ('재난관리시스템엔 왜 들어갔어? 언제부터?'); an intent keeps the better
+        of its two scores, the joint one discounted: the question itself comes first."""
+        if query.content_stems and set(query.content_stems) <= set(candidates[0].unknown):
+            return candidates  # nothing the knowledge knows ('asdf qwer'): no follow-up
+        joint = self.index.prepare(f"{previous.question} {query.original}"[-MAX_QUESTION_CHARS:])
+        if query.kinds:
+            joint = replace(joint, kinds=query.kinds)  # what is asked now decides the kind
+        best = {c.intent_id: c for c in candidates}
+        for c in self.index.score(joint, limit=CANDIDATES):
+            score = c.score * JOINT_WEIGHT
+            if c.intent_id not in best or score > best[c.intent_id].score:
+                best[c.intent_id] = replace(c, score=score)
+        return sorted(best.values(), key=lambda c: -c.score)
 
     def _in_context(
         self, query: Query, candidates: list[Candidate], previous: Turn
@@ -262,7 +287,10 @@ class Engine:
                 return compose_suggest(self, text, confidence, english, options, candidates)
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:
-            memory.remember(conversation, Turn(intent_id, entity_id, now))
+            asked = text[:MAX_QUESTION_CHARS]
+            if previous is not None and (reason != "matched" or len(query.content_stems) <= 1):
+                asked = f"{previous.question} {asked}"[-MAX_QUESTION_CHARS:]
+            memory.remember(conversation, Turn(intent_id, entity_id, now, asked))
         return compose_answer(self, text, intent_id, entity_id, confidence, english, candidates)
 
     def answer_intent(
@@ -279,9 +307,9 @@ class Engine:
         if intent_id not in self.index.intents:
             return compose_decline(self, intent_id, "unknown_intent", english, [])
         now = time.monotonic() if now is None else now
-        if memory is not None:
-            memory.remember(conversation, Turn(intent_id, entity_id, now))
         question = self.question_of(intent_id, english)
+        if memory is not None:
+            memory.remember(conversation, Turn(intent_id, entity_id, now, question))
         return compose_answer(self, question, intent_id, entity_id, 1.0, english, [])
 
     def question_of(self, intent_id: str, english: bool = False) -> str:

@@ -36,6 +36,7 @@ from bot.language.normalize import (
     to_jamo,
     verb_key,
 )
+from bot.language.question_type import question_kinds
 
 _YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
@@ -104,6 +105,12 @@ FILLER_STEMS = frozenset(
         "무슨",
         "뭐였",
         "뭐임",
+        "뭔데",
+        "뭔지",
+        "뭔가",
+        "뭐지",
+        "뭐냐",
+        "머",
         "알려줘",
         "알려",
         "알려주",
@@ -276,6 +283,13 @@ _ENTITY_SPECIFIC_WEIGHT = 0.7
 _FUZZY_CUTOFF = 75.0
 _TERM_SHARE = 0.55
 _NGRAM_SHARE = 0.25
+# A question asking for a kind of answer (a time, a length, a reason) an intent is never
+# asked for loses this many points there; asked so in this share of its phrasings, none.
+_KIND_PENALTY = 12.0
+_KIND_USUAL = 0.05
+# 'manner' (어떻게) goes with any fact: '어떻게 된 거야?'.
+# Nor does 'reason' (왜): any fact can be asked why ('택시 결제 왜 안 됐어?').
+PENALISED_KINDS = frozenset({"time", "date", "length", "amount", "person"})
 _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one
 _PRUNE_ABOVE = 3000  # phrasings; below this every phrasing is compared in full
 _PRUNE_SLACK = 10.0
@@ -301,6 +315,7 @@ class Query:
     foreign_years: tuple[str, ...] = ()
     decline_terms: tuple[str, ...] = ()
     not_covered: tuple[str, ...] = ()
+    kinds: frozenset[str] = frozenset()  # what kind of answer it asks for (a time, a reason)
 
     @property
     def is_empty(self) -> bool:
@@ -356,6 +371,8 @@ class MatchIndex:
     _group_starts: np.ndarray = field(init=False, repr=False)
     _group_ids: list[str] = field(init=False, repr=False)
     _group_sizes: np.ndarray = field(init=False, repr=False)
+    # kind of answer -> per intent (in _group_ids order), how readily it answers that kind
+    kind_fit: dict[str, np.ndarray] = field(default_factory=dict)
     _utterance_terms: list[set[str]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -427,6 +444,7 @@ class MatchIndex:
         index.utterance_postings = {
             term: np.array(positions, dtype=np.int32) for term, positions in by_utterance.items()
         }
+        index._learn_kinds()
         index.vocabulary = frozenset(bags_terms for bag in bags.values() for bags_terms in bag)
         index._build_ngrams()
         index.idf = {t: math.log(1.0 + n_intents / c) for t, c in df.items()}
@@ -516,6 +534,31 @@ class MatchIndex:
             if entity.default_intent and named_in <= _UBIQUITOUS_ENTITY:
                 bags[entity.default_intent][token] = _ASKED_WEIGHT
         return bags
+
+    def _learn_kinds(self) -> None:
+        """Per kind of answer, the share of each intent's phrasings asking for it, scaled
+        so that an intent asked that way now and then (_KIND_USUAL) fits fully."""
+        counts = {kind: np.zeros(len(self._group_ids)) for kind in PENALISED_KINDS}
+        starts = self._group_starts.tolist()
+        for group, start in enumerate(starts):
+            end = start + int(self._group_sizes[group])
+            for text in self.utterance_text[start:end]:
+                for kind in question_kinds(clean(text)) & PENALISED_KINDS:
+                    counts[kind][group] += 1
+        sizes = np.maximum(self._group_sizes, 1)
+        self.kind_fit = {
+            kind: np.minimum(1.0, c / sizes / _KIND_USUAL) for kind, c in counts.items()
+        }
+
+    def _kind_penalty(self, query: Query) -> np.ndarray | None:
+        """Points off per intent that never answers the kind of thing the question asks."""
+        fits = [self.kind_fit[k] for k in query.kinds if k in self.kind_fit]
+        # A kind no intent answers (a count, when the article has none) says nothing.
+        fits = [f for f in fits if f.max() > 0]
+        if not fits:
+            return None
+        best: np.ndarray = np.maximum.reduce(fits) if len(fits) > 1 else fits[0]
+        return _KIND_PENALTY * (1.0 - best)
 
     def _build_ngrams(self) -> None:
         """Character 1-3-gram TF-IDF vectors of the phrasings (on their normalised form)."""
@@ -685,6 +728,7 @@ class MatchIndex:
             foreign_years=years,
             decline_terms=declined,
             not_covered=uncovered,
+            kinds=question_kinds(cleaned) & PENALISED_KINDS,
         )
 
     def _term_matches(self, word: str) -> list[tuple[str, float]]:
@@ -811,6 +855,9 @@ class MatchIndex:
             partial = _NGRAM_SHARE * 100.0 * cosine
         combined = partial + text_share * self._text_similarity(query, partial, text_share)
         per_intent = np.maximum.reduceat(combined, self._group_starts)
+        penalty = self._kind_penalty(query)
+        if penalty is not None:
+            per_intent = np.maximum(per_intent - penalty, 0.0)
         order = np.argsort(-per_intent, kind="stable")
         if limit is not None:
             order = order[:limit]

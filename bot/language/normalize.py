@@ -176,6 +176,22 @@ _ENDINGS = sorted(
         "였",
         "이라며",
         "라며",
+        "다며",
+        "냐고요",
+        "냐고",
+        "었더라",
+        "았더라",
+        "였더라",
+        "더라",
+        "었고",
+        "았고",
+        "였고",
+        "했고",
+        "됐고",
+        "어서",
+        "아서",
+        "대요",
+        "대",
         "이래",
         "래",
         "이라던데",
@@ -342,7 +358,15 @@ def strip_ending(word: str) -> str:
     for ending in _ENDINGS_BY_END.get(word[-1], ()):
         if word.endswith(ending) and len(word) - len(ending) >= 1:
             return word[: -len(ending)]
+    if len(word) >= 2 and word[-1] == "서" and _is_contracted(word[-2]):
+        return word[:-1]  # '합쳐서' -> '합쳐', '돼서' -> '돼'; '문서', '순서' stay
     return strip_plain_past(word)
+
+
+def _is_contracted(ch: str) -> bool:
+    """An open syllable ending a verb stem before -서 ('쳐', '워', '돼', '해', '가')."""
+    parts = _syllable_parts(ch)
+    return parts is not None and not parts[2] and parts[1] in "ㅕㅝㅙㅐㅓㅏ"
 
 
 def strip_plain_past(word: str) -> str:
@@ -377,9 +401,14 @@ _ENGLISH_SUFFIXES = (("n't", ""), ("'s", ""), ("ing", ""), ("ed", ""), ("es", ""
 
 
 def stem_english(word: str) -> str:
-    """A light English stemmer: 'recovered' -> 'recover', 'gifts' -> 'gift'."""
+    """A light English stemmer: 'recovered' -> 'recover', 'gifts' -> 'gift', 'features' ->
+    'feature' (the same as 'feature'), 'coronavirus' and 'status' untouched."""
+    if word.endswith(("ss", "us", "is")):
+        return word
     for suffix, replacement in _ENGLISH_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "es" and not word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+                continue  # 'features': only the 's' is the plural
             return word[: -len(suffix)] + replacement
     return word
 
@@ -396,6 +425,9 @@ _COLLOQUIAL = {
     "젤": "제일",
     "넘": "너무",
     "암튼": "아무튼",
+    "되고": "되",
+    "안되고": "안되",
+    "뭔일": "무슨일",
 }
 
 

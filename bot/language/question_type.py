@@ -1,0 +1,50 @@
+"""What kind of answer a question asks for: a time, a length of time, a reason, a count ...
+
+The question word says more about which fact is asked than any topic word: '카톡 언제
+멈췄어?' and '카톡 얼마나 멈췄어?' share every topic word and ask for different facts.
+The matcher learns from the knowledge's own phrasings which kinds each intent answers,
+and holds back intents that never answer the kind a question asks.
+
+Pure functions of a cleaned text (see `normalize.clean`) and its stems.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Korean patterns are matched on the text without spaces ('몇 분' and '몇분' alike),
+# English ones on the text with single spaces. '몇 시간' is a length, '몇 시' a time.
+_KOREAN: dict[str, re.Pattern[str]] = {
+    "time": re.compile(r"언[제재졔]|[몇멫멧멋몃]시(?!간)|시각|시점|몇일날"),
+    "date": re.compile(r"며칠|몇일|날짜|[몇멫]월|요일|무슨날|어느날"),
+    "length": re.compile(
+        r"얼마나(?:오래|동안|걸|길|지속)|[몇멫멧멋몃](?:분|시간|초)|동안|걸렸|걸린|걸리|걸려|오래"
+    ),
+    "amount": re.compile(r"얼마|[몇멫](?:명|개|퍼센트|프로|배)"),
+    "reason": re.compile(r"왜|이유|원인"),
+    "person": re.compile(r"누가|누구"),
+    "manner": re.compile(r"어떻게|어떡"),
+}
+_ENGLISH: dict[str, re.Pattern[str]] = {
+    "time": re.compile(r"\bwhen\b|\bwhat time\b|\bwhich time\b|\bat what\b"),
+    "date": re.compile(r"\bwhat day\b|\bwhich day\b|\bwhat date\b|\bdate\b"),
+    "length": re.compile(r"\bhow long\b|\bhow many (?:minutes|hours)\b|\bduration\b|\blast\b"),
+    "amount": re.compile(r"\bhow (?:much|many)\b"),
+    "reason": re.compile(r"\bwhy\b|\bcause[sd]?\b|\breason\b|\bbecause\b"),
+    "person": re.compile(r"\bwho\b"),
+    "manner": re.compile(r"\bhow\b(?! (?:long|much|many))"),
+}
+KINDS = tuple(_KOREAN)
+
+
+def question_kinds(cleaned: str) -> frozenset[str]:
+    """The kinds of answer a question asks for (often none: '카카오스토리는?'). The
+    patterns allow the usual slips of the question words ('언재', '멋시')."""
+    compact = "".join(cleaned.split())
+    kinds = {kind for kind, pattern in _KOREAN.items() if pattern.search(compact)}
+    if cleaned.isascii() or any(c.isascii() and c.isalpha() for c in cleaned):
+        spaced = f" {' '.join(cleaned.split())} "
+        kinds.update(kind for kind, pattern in _ENGLISH.items() if pattern.search(spaced))
+    if "length" in kinds:
+        kinds.discard("amount")  # '얼마나 걸렸어': the length, not a quantity
+    return frozenset(kinds)

@@ -1,0 +1,56 @@
+"""What kind of answer a question asks for: pure functions on cleaned text."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.language.normalize import clean
+from bot.language.question_type import question_kinds
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("카톡 언제 멈췄어?", "time"),
+        ("언재 복구됐어", "time"),  # a slip of the question word
+        ("몇시부터야", "time"),
+        ("장애 시각 멋시?", "time"),
+        ("며칠이었어?", "date"),
+        ("몇 월 몇 일?", "date"),
+        ("얼마나 오래 안 됐어", "length"),
+        ("몇 분 동안 먹통이었음", "length"),
+        ("몇시간 걸렸어", "length"),
+        ("이용시간이 얼마야", "amount"),
+        ("몇 명이 피해 봤어", "amount"),
+        ("왜 멈췄어", "reason"),
+        ("누가 조사했어?", "person"),
+        ("어떻게 된 거야", "manner"),
+        ("When did it start?", "time"),
+        ("What date was it?", "date"),
+        ("How long did it last?", "length"),
+        ("How many users were affected?", "amount"),
+        ("Why did it happen?", "reason"),
+        ("Who wrote the article?", "person"),
+        ("How did users react?", "manner"),
+    ],
+)
+def test_question_kinds_finds_the_kind_asked(question: str, kind: str) -> None:
+    assert kind in question_kinds(clean(question))
+
+
+@pytest.mark.parametrize(
+    ("question", "absent"),
+    [
+        ("몇 시간 동안 안 됐어?", "time"),  # '몇 시간' is a length, not a time of day
+        ("얼마나 걸렸어", "amount"),  # a length, not a quantity
+        ("How long did it last?", "manner"),
+        ("How many users were affected?", "manner"),
+    ],
+)
+def test_question_kinds_tells_similar_words_apart(question: str, absent: str) -> None:
+    assert absent not in question_kinds(clean(question))
+
+
+@pytest.mark.parametrize("question", ["카카오스토리는?", "원인", "kakao story", "", "ㅋㅋㅋ"])
+def test_a_question_without_a_question_word_has_no_kind(question: str) -> None:
+    assert question_kinds(clean(question)) - {"reason"} == frozenset()
