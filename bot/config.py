@@ -40,11 +40,11 @@ class Settings(BaseSettings):
     max_yaml_aliases: int = Field(default=50, alias="BOT_MAX_YAML_ALIASES", ge=0)
 
     # Question understanding
-    answer_threshold: float = Field(default=0.50, alias="BOT_ANSWER_THRESHOLD", ge=0, le=1)
-    suggest_threshold: float = Field(default=0.30, alias="BOT_SUGGEST_THRESHOLD", ge=0, le=1)
-    ambiguity_margin: float = Field(default=0.04, alias="BOT_AMBIGUITY_MARGIN", ge=0, le=1)
+    answer_threshold: float = Field(default=0.40, alias="BOT_ANSWER_THRESHOLD", ge=0, le=1)
+    suggest_threshold: float = Field(default=0.25, alias="BOT_SUGGEST_THRESHOLD", ge=0, le=1)
+    ambiguity_margin: float = Field(default=0.02, alias="BOT_AMBIGUITY_MARGIN", ge=0, le=1)
     clear_answer_threshold: float = Field(
-        default=0.35, alias="BOT_CLEAR_ANSWER_THRESHOLD", ge=0, le=1
+        default=0.30, alias="BOT_CLEAR_ANSWER_THRESHOLD", ge=0, le=1
     )
     clear_margin: float = Field(default=0.10, alias="BOT_CLEAR_MARGIN", ge=0, le=1)
     context_ttl_seconds: float = Field(default=600.0, alias="BOT_CONTEXT_TTL", gt=0)

@@ -63,10 +63,10 @@ FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", 
 class Thresholds:
     """Decision thresholds, from configuration."""
 
-    answer: float = 0.50
-    suggest: float = 0.30
-    margin: float = 0.04
-    clear_answer: float = 0.35  # answer below `answer` when the runner-up is far behind
+    answer: float = 0.40
+    suggest: float = 0.25
+    margin: float = 0.02
+    clear_answer: float = 0.30  # answer below `answer` when the runner-up is far behind
     clear_margin: float = 0.10
 
 

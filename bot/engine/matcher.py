@@ -286,6 +286,7 @@ _NGRAM_SHARE = 0.25
 # A question asking for a kind of answer (a time, a length, a reason) an intent is never
 # asked for loses this many points there; asked so in this share of its phrasings, none.
 _KIND_PENALTY = 12.0
+CENTROID_SHARE = 0.3
 _KIND_USUAL = 0.05
 # 'manner' (어떻게) goes with any fact: '어떻게 된 거야?'.
 # Nor does 'reason' (왜): any fact can be asked why ('택시 결제 왜 안 됐어?').
@@ -374,6 +375,11 @@ class MatchIndex:
     # kind of answer -> per intent (in _group_ids order), how readily it answers that kind
     kind_fit: dict[str, np.ndarray] = field(default_factory=dict)
     _utterance_terms: list[set[str]] = field(default_factory=list, repr=False)
+    # while building: (intent, stems) of every phrasing and keyword, for the centroids
+    _intent_texts: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
+    # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
+    centroid_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    centroid_idf: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def build(cls, knowledge: Knowledge) -> MatchIndex:
@@ -447,6 +453,7 @@ class MatchIndex:
         index._learn_kinds()
         index.vocabulary = frozenset(bags_terms for bag in bags.values() for bags_terms in bag)
         index._build_ngrams()
+        index._build_centroids()
         index.idf = {t: math.log(1.0 + n_intents / c) for t, c in df.items()}
         index.max_idf = math.log(1.0 + n_intents)
         index.term_list = sorted(index.vocabulary)
@@ -479,6 +486,7 @@ class MatchIndex:
         self.utterance_jamo, self.utterance_words = [], []
         self.utterance_compact = []
         self._utterance_terms = []
+        self._intent_texts = []
 
         def add_terms(intent_id: str, text: str, weight: float) -> list[str]:
             stems = self._stems(text)[1]
@@ -493,6 +501,8 @@ class MatchIndex:
                 bag[s] = max(bag.get(s, 0.0), intent_weight)
             if weight == _ASKED_WEIGHT:
                 self._utterance_terms.append(set(content + joined + placeholders))
+            if weight in (_ASKED_WEIGHT, _KEYWORD_WEIGHT):
+                self._intent_texts.append((intent_id, stems))
             return stems
 
         for intent in intents.values():
@@ -580,6 +590,45 @@ class MatchIndex:
             g: (np.array(p, dtype=np.int32), np.array(w, dtype=np.float32))
             for g, (p, w) in rows.items()
         }
+
+    def _build_centroids(self) -> None:
+        """Per intent, the centroid of its phrasings' and keywords' TF-IDF vectors (words
+        and character 1-3-grams within words): what the intent is about as a whole, as
+        opposed to its nearest single phrasing."""
+        group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
+        rows = [(group_of[i], _centroid_features(stems)) for i, stems in self._intent_texts]
+        self._intent_texts = []
+        df: dict[str, int] = defaultdict(int)
+        for _group, features in rows:
+            for f in features:
+                df[f] += 1
+        n_docs = max(1, len(rows))
+        self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
+        sums: list[dict[str, float]] = [defaultdict(float) for _ in self._group_ids]
+        for group, features in rows:
+            vector = _tfidf(features, self.centroid_idf)
+            for f, value in vector.items():
+                sums[group][f] += value
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        for group, total in enumerate(sums):
+            norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
+            for f, value in total.items():
+                postings[f][0].append(group)
+                postings[f][1].append(value / norm)
+        self.centroid_postings = {
+            f: (np.array(g, dtype=np.int32), np.array(w, dtype=np.float32))
+            for f, (g, w) in postings.items()
+        }
+
+    def _centroid_cosine(self, query: Query) -> np.ndarray:
+        """Per intent, the cosine of the question to the intent's centroid (0..1)."""
+        scores = np.zeros(len(self._group_ids), dtype=np.float64)
+        vector = _tfidf(_centroid_features(list(query.stems)), self.centroid_idf)
+        for f, value in vector.items():
+            if f in self.centroid_postings:
+                groups, weights = self.centroid_postings[f]
+                scores[groups] += weights * value
+        return scores
 
     def _ngram_cosine(self, query: Query) -> np.ndarray:
         scores = np.zeros(len(self.utterance_compact), dtype=np.float64)
@@ -855,6 +904,9 @@ class MatchIndex:
             partial = _NGRAM_SHARE * 100.0 * cosine
         combined = partial + text_share * self._text_similarity(query, partial, text_share)
         per_intent = np.maximum.reduceat(combined, self._group_starts)
+        if CENTROID_SHARE:
+            centroid = 100.0 * self._centroid_cosine(query)
+            per_intent = (1 - CENTROID_SHARE) * per_intent + CENTROID_SHARE * centroid
         penalty = self._kind_penalty(query)
         if penalty is not None:
             per_intent = np.maximum(per_intent - penalty, 0.0)
@@ -876,6 +928,25 @@ class MatchIndex:
                 )
             )
         return candidates
+
+
+def _centroid_features(stems: list[str]) -> dict[str, int]:
+    """Words, and character 1-3-grams within each word (padded: ' 장애 ')."""
+    features: dict[str, int] = defaultdict(int)
+    for word in stems:
+        features[f"w:{word}"] += 1
+        for gram, count in _ngrams(f" {word} ").items():
+            features[gram] += count
+    return features
+
+
+def _tfidf(features: dict[str, int], idf: dict[str, float]) -> dict[str, float]:
+    """Sublinear TF times IDF, L2-normalised; features the knowledge lacks lengthen the
+    vector all the same (an unknown word makes the question less like any intent)."""
+    unseen = max(idf.values(), default=1.0)
+    vector = {f: (1.0 + math.log(c)) * idf.get(f, unseen) for f, c in features.items()}
+    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+    return {f: v / norm for f, v in vector.items() if f in idf}
 
 
 def _ngrams(text: str, sizes: tuple[int, ...] = (1, 2, 3)) -> dict[str, int]:
