@@ -466,3 +466,12 @@ def test_centroids_place_each_phrasing_near_its_own_intent(engine: Engine) -> No
 def test_centroid_of_an_unknown_question_is_zero(engine: Engine) -> None:
     cosines = engine.index._centroid_cosine(engine.index.prepare("qwxz"))
     assert float(cosines.max()) < 0.2
+
+
+def test_a_bare_word_finds_its_stemmed_form_in_the_knowledge(engine: Engine) -> None:
+    # A bare '방지' loses '지' as if it were an ending; '방지에' only loses its particle.
+    # Both must reach the same knowledge word.
+    index = engine.index
+    bare = dict(index._term_matches(index.prepare("방지").content_stems[0]))
+    with_particle = dict(index._term_matches(index.prepare("방지에").content_stems[0]))
+    assert set(bare) & set(with_particle)

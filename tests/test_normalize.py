@@ -237,6 +237,8 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("떴다며", "떴"),
         ("했냐고", "했"),
         ("되고", "되"),
+        ("apologise", "apologize"),  # British spelling
+        ("organisation", "organization"),
     ],
 )
 def test_stem(word: str, expected: str) -> None:

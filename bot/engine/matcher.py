@@ -789,6 +789,11 @@ class MatchIndex:
             for term in self.verb_keys.get(key, ()) if key else ():
                 matches.setdefault(term, 1.0)  # another form of the same verb
             return sorted(matches.items(), key=lambda item: -item[1])
+        # A bare word the knowledge has in its stemmed form: '방지' was stemmed to '방'
+        # where it stood alone, and only lost its particle in '방지에'.
+        restemmed = stem(word)
+        if restemmed != word and restemmed in self.vocabulary:
+            matches[restemmed] = 0.95
         # A conjugated or particle-laden form of a known stem ('멈췄던' -> '멈췄').
         for n in range(len(word) - 1, 1, -1):
             if word[:n] in self.vocabulary:

@@ -405,6 +405,13 @@ def stem_english(word: str) -> str:
     'feature' (the same as 'feature'), 'coronavirus' and 'status' untouched."""
     if word.endswith(("ss", "us", "is")):
         return word
+    # British spellings read as American ones: 'apologise(d)' -> 'apologize(d)'.
+    for british, american in (("isation", "ization"), ("ise", "ize"), ("ised", "ized")):
+        if word.endswith(british) and len(word) > len(british) + 3:
+            word = word[: -len(british)] + american
+            break
+    if word.endswith("ising") and len(word) > 8:
+        word = word[:-5] + "izing"
     for suffix, replacement in _ENGLISH_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "es" and not word[:-2].endswith(("s", "x", "z", "ch", "sh")):
