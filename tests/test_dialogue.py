@@ -217,6 +217,23 @@ def test_a_follow_up_is_read_with_the_previous_question(
     assert engine.ask(follow_up).intent_id != intent_id or not engine.ask(follow_up).answered
 
 
+@pytest.mark.parametrize(
+    ("first", "follow_up", "intent_id", "fact"),
+    [
+        # Another thing named: the earlier question is asked again about it.
+        ("카카오스토리는 언제 다시 됐어?", "카톡은?", "outage_end", "10시 17분"),
+        # Only a question word: the earlier topic, not whatever '언제부터?' resembles.
+        ("카카오가 재난관리시스템에 들어가 있어?", "언제부터?", "udms_history", "2016"),
+    ],
+)
+def test_an_elliptic_follow_up_takes_the_earlier_question(
+    engine: Engine, first: str, follow_up: str, intent_id: str, fact: str
+) -> None:
+    after = _conversation(engine, [first, follow_up])[1]
+    assert (after.kind, after.intent_id) == ("answer", intent_id)
+    assert fact in after.text
+
+
 def test_kind_of_question_picks_between_intents_sharing_words(engine: Engine) -> None:
     # Same topic words; the question word decides between the start, the end and the length.
     asked = {q: engine.ask(q).intent_id for q in ["카톡 언제 멈췄어?", "카톡 얼마나 멈췄어?"]}

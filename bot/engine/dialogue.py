@@ -21,6 +21,7 @@ from bot.engine.answers import (
 )
 from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
+from bot.language.normalize import clean
 
 CANDIDATES = 50
 # A follow-up read together with the previous question scores at most this share.
@@ -186,12 +187,12 @@ class Engine:
             return query, [], None, 0.0, "no_candidate"
         if previous is not None:
             candidates = self._in_context(query, candidates, previous)
+            if previous.question:
+                candidates = self._with_previous_question(query, candidates, previous)
             if query.only_entities and candidates[0].score < self.thresholds.answer * 100:
                 default = self.index.entities[query.entities[0]].default_intent
                 if default is not None:
                     return query, candidates, default, 0.85, "entity_default"
-        if previous is not None and previous.question:
-            candidates = self._with_previous_question(query, candidates, previous)
         top = candidates[0]
         confidence = top.score / 100.0
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
@@ -204,15 +205,37 @@ class Engine:
         of its two scores, the joint one discounted: the question itself comes first."""
         if query.content_stems and set(query.content_stems) <= set(candidates[0].unknown):
             return candidates  # nothing the knowledge knows ('asdf qwer'): no follow-up
-        joint = self.index.prepare(f"{previous.question} {query.original}"[-MAX_QUESTION_CHARS:])
+        earlier, swapped = self._swap_entities(previous.question, query)
+        joint = self.index.prepare(f"{earlier} {query.original}"[-MAX_QUESTION_CHARS:])
         if query.kinds:
             joint = replace(joint, kinds=query.kinds)  # what is asked now decides the kind
+        # '카카오스토리는 언제 다시 됐어?' then '카톡은?': the first question, about KakaoTalk,
+        # is what is asked; nothing of the first topic is left to discount.
+        weight = 1.0 if swapped and query.only_entities else JOINT_WEIGHT
+        if _bare(query):
+            # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
+            # whatever phrasing '언제부터?' alone happens to resemble.
+            return self.index.score(joint, limit=CANDIDATES) or candidates
         best = {c.intent_id: c for c in candidates}
         for c in self.index.score(joint, limit=CANDIDATES):
-            score = c.score * JOINT_WEIGHT
+            score = c.score * weight
             if c.intent_id not in best or score > best[c.intent_id].score:
                 best[c.intent_id] = replace(c, score=score)
         return sorted(best.values(), key=lambda c: -c.score)
+
+    def _swap_entities(self, earlier: str, query: Query) -> tuple[str, bool]:
+        """The earlier question with the things it named replaced by the one named now
+        ('카카오스토리는 언제 다시 됐어?' + '카톡은?' -> '카톡은 언제 다시 됐어?')."""
+        if not query.entities:
+            return earlier, False
+        now = self.index.recognizer.replace(query.cleaned)[1]
+        text, before = clean(earlier), self.index.recognizer.replace(clean(earlier))[1]
+        others = [m for m in before if m.entity_id not in query.entities]
+        if not now or not others:
+            return earlier, False
+        for mention in others:
+            text = text.replace(mention.text, now[0].text)
+        return text, True
 
     def _in_context(
         self, query: Query, candidates: list[Candidate], previous: Turn
@@ -225,8 +248,7 @@ class Engine:
             i.id for i in self.index.intents.values() if i.category == prev.category
         }
         marked = any(m in f"{query.cleaned} " for m in FOLLOW_UP_MARKERS)
-        bare = bool(query.content_stems) and all(s in QUESTION_WORDS for s in query.content_stems)
-        if bare:
+        if _bare(query):
             boost = 15.0
         elif marked or len(query.content_stems) <= 2:
             boost = 8.0
@@ -343,3 +365,8 @@ class Engine:
                 seen[intent.category] = seen.get(intent.category, 0) + 1
                 out.append(Suggestion(intent.id, self.question_of(intent.id, english)))
         return out
+
+
+def _bare(query: Query) -> bool:
+    """Only question words ('언제부터?', '왜?', 'how long?'): no topic of its own."""
+    return bool(query.content_stems) and all(s in QUESTION_WORDS for s in query.content_stems)
