@@ -75,6 +75,11 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("페이스북 먹통", "other_incident"),
         ("SK C&C 화재", "other_incident"),
         ("구글 장애 원인", "other_incident"),
+        # a day the article never mentions
+        ("3월 5일에 카톡 장애 있었어?", "other_incident"),
+        ("12월25일 카톡 먹통 원인", "other_incident"),
+        ("was there an outage on march 5?", "other_incident"),
+        ("KakaoTalk down on 5th of March", "other_incident"),
         # topics the article does not cover
         ("피해 보상 해줬어?", "not_covered"),
         ("보상은 받았어?", "not_covered"),
@@ -92,6 +97,14 @@ def test_out_of_scope_is_declined(engine: Engine, question: str, reason: str | N
     if reason is not None:
         assert reply.reason == reason
     _assert_refusal(engine, reply)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["3월 2일 카톡 왜 멈췄어?", "what happened on 2 March?", "2월 16일부터 통계 낸 거야?"],
+)
+def test_a_day_the_article_mentions_is_no_reason_to_decline(engine: Engine, question: str) -> None:
+    assert engine.ask(question).kind != "decline"
 
 
 @pytest.mark.parametrize("question", ["", " ", "   ", "\n", "\t \n", "?!?!", "ㅋㅋ"])

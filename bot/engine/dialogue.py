@@ -57,6 +57,7 @@ QUESTION_WORDS = frozenset(
         "much",
     }
 )
+NAMED_CAUSE = ("원인", "이유", "cause", "reason")
 FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", "then", "what about", "and ")
 
 
@@ -156,7 +157,7 @@ class Engine:
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
         if query.is_empty:
             return query, [], None, 0.0, "empty"
-        if query.decline_terms or query.foreign_years:
+        if query.decline_terms or query.foreign_years or query.foreign_dates:
             return query, [], None, 0.0, "other_incident"
         if query.not_covered:
             return query, [], None, 0.0, "not_covered"
@@ -368,5 +369,10 @@ class Engine:
 
 
 def _bare(query: Query) -> bool:
-    """Only question words ('언제부터?', '왜?', 'how long?'): no topic of its own."""
-    return bool(query.content_stems) and all(s in QUESTION_WORDS for s in query.content_stems)
+    """Only question words ('언제부터?', '왜?', 'how long?'): no topic of its own. '왜' reads
+    as '원인' (one word group), but '원인은?' as typed names a topic: the cause."""
+    return (
+        bool(query.content_stems)
+        and all(s in QUESTION_WORDS for s in query.content_stems)
+        and not any(word in query.cleaned for word in NAMED_CAUSE)
+    )

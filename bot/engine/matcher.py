@@ -39,6 +39,8 @@ from bot.language.normalize import (
 from bot.language.question_type import question_kinds
 
 _YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+# '3월 5일', '3월5일': a day of the year (month, day).
+_DATE_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월\s*([12]\d|3[01]|0?[1-9])\s*일")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
 # Particles and endings that glue words together when people type without spaces.
 _GLUE = GLUE_PARTICLES | frozenset(
@@ -314,6 +316,7 @@ class Query:
     entities: tuple[str, ...]
     content_stems: tuple[str, ...]
     foreign_years: tuple[str, ...] = ()
+    foreign_dates: tuple[str, ...] = ()  # days of the year the knowledge never mentions
     decline_terms: tuple[str, ...] = ()
     not_covered: tuple[str, ...] = ()
     kinds: frozenset[str] = frozenset()  # what kind of answer it asks for (a time, a reason)
@@ -366,6 +369,7 @@ class MatchIndex:
     not_covered_forms: list[tuple[str, str]] = field(default_factory=list)
     split_vocabulary: set[str] | None = None  # while building: words shared by two intents
     known_years: set[str] = field(default_factory=set)
+    known_dates: set[tuple[int, int]] = field(default_factory=set)
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     max_idf: float = 1.0
@@ -467,6 +471,10 @@ class MatchIndex:
                 index.verb_keys.setdefault(key, []).append(term)
         for doc in documents:
             index.known_years.update(_YEAR_RE.findall(doc))
+            index.known_dates.update(_dates_in(clean(doc)))
+        for intent in intents.values():
+            for text in [intent.answer, *(a.answer for a in intent.entity_answers)]:
+                index.known_dates.update(_dates_in(clean(text)))
         for term in decline:
             term_clean = clean(term)
             if term_clean:
@@ -762,6 +770,7 @@ class MatchIndex:
         cleaned, stems, mentions = self._stems(text)
         content = tuple(s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS)
         years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
+        dates = tuple(f"{m}/{d}" for m, d in _dates_in(cleaned) if (m, d) not in self.known_dates)
         declined = _terms_in(cleaned, self.decline_forms)
         uncovered = _terms_outside_mentions(cleaned, mentions, self.not_covered_forms)
         jamo_stems = [to_jamo(s) for s in stems]
@@ -775,6 +784,7 @@ class MatchIndex:
             entities=tuple(dict.fromkeys(m.entity_id for m in mentions)),
             content_stems=content,
             foreign_years=years,
+            foreign_dates=dates,
             decline_terms=declined,
             not_covered=uncovered,
             kinds=question_kinds(cleaned) & PENALISED_KINDS,
@@ -933,6 +943,24 @@ class MatchIndex:
                 )
             )
         return candidates
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = rf"(?:{'|'.join(_MONTHS)})[a-z]*"
+# 'march 5', 'march 5th', '5 march', '5th of march'
+_EN_DATE_RE = re.compile(
+    rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\b"
+)
+
+
+def _dates_in(cleaned: str) -> list[tuple[int, int]]:
+    """The (month, day) pairs written in a cleaned text ('3월 2일', 'march 2' -> (3, 2))."""
+    dates = [(int(m), int(d)) for m, d in _DATE_RE.findall(cleaned)]
+    for month_day, day, day_month, month in _EN_DATE_RE.findall(cleaned):
+        name, number = (month_day, day) if month_day else (month, day_month)
+        if name[:3] in _MONTHS and 1 <= int(number) <= 31:
+            dates.append((_MONTHS.index(name[:3]) + 1, int(number)))
+    return dates
 
 
 def _centroid_features(stems: list[str]) -> dict[str, int]:
