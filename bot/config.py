@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_yaml_aliases: int = Field(default=50, alias="BOT_MAX_YAML_ALIASES", ge=0)
 
     # Question understanding
-    answer_threshold: float = Field(default=0.40, alias="BOT_ANSWER_THRESHOLD", ge=0, le=1)
+    answer_threshold: float = Field(default=0.45, alias="BOT_ANSWER_THRESHOLD", ge=0, le=1)
     suggest_threshold: float = Field(default=0.25, alias="BOT_SUGGEST_THRESHOLD", ge=0, le=1)
     ambiguity_margin: float = Field(default=0.02, alias="BOT_AMBIGUITY_MARGIN", ge=0, le=1)
     clear_answer_threshold: float = Field(

@@ -399,3 +399,15 @@ def test_is_mostly_latin_false(text: str) -> None:
 )
 def test_normalize_flags_english(text: str, english: bool) -> None:
     assert normalize(text).english is english
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("log in", "login"),
+        ("Couldn't people log in?", "couldn t people login"),
+        ("signed on", "login"),
+    ],
+)
+def test_clean_joins_two_word_english_verbs(text: str, expected: str) -> None:
+    assert clean(text) == expected

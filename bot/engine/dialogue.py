@@ -65,7 +65,7 @@ FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", 
 class Thresholds:
     """Decision thresholds, from configuration."""
 
-    answer: float = 0.40
+    answer: float = 0.45
     suggest: float = 0.25
     margin: float = 0.02
     clear_answer: float = 0.30  # answer below `answer` when the runner-up is far behind
@@ -210,16 +210,14 @@ class Engine:
         joint = self.index.prepare(f"{earlier} {query.original}"[-MAX_QUESTION_CHARS:])
         if query.kinds:
             joint = replace(joint, kinds=query.kinds)  # what is asked now decides the kind
-        # '카카오스토리는 언제 다시 됐어?' then '카톡은?': the first question, about KakaoTalk,
-        # is what is asked; nothing of the first topic is left to discount.
-        weight = 1.0 if swapped and query.only_entities else JOINT_WEIGHT
-        if _bare(query):
+        if _bare(query) or (swapped and query.only_entities):
             # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
-            # whatever phrasing '언제부터?' alone happens to resemble.
+            # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
+            # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
             return self.index.score(joint, limit=CANDIDATES) or candidates
         best = {c.intent_id: c for c in candidates}
         for c in self.index.score(joint, limit=CANDIDATES):
-            score = c.score * weight
+            score = c.score * JOINT_WEIGHT
             if c.intent_id not in best or score > best[c.intent_id].score:
                 best[c.intent_id] = replace(c, score=score)
         return sorted(best.values(), key=lambda c: -c.score)
@@ -231,8 +229,19 @@ class Engine:
             return earlier, False
         now = self.index.recognizer.replace(query.cleaned)[1]
         text, before = clean(earlier), self.index.recognizer.replace(clean(earlier))[1]
-        others = [m for m in before if m.entity_id not in query.entities]
-        if not now or not others:
+        if not now:
+            return earlier, False
+        # Only a thing of the same kind stands in: '카카오는 뭐래?' after a COVID question
+        # asks about Kakao's view, not the same question with Kakao in COVID's place.
+        kind = self.index.entities[now[0].entity_id].kind
+        others = [
+            m
+            for m in before
+            if m.entity_id not in query.entities
+            and kind is not None
+            and self.index.entities[m.entity_id].kind == kind
+        ]
+        if not others:
             return earlier, False
         for mention in others:
             text = text.replace(mention.text, now[0].text)

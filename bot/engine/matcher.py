@@ -253,6 +253,21 @@ FILLER_STEMS = frozenset(
         "네",
         "좀요",
         "can't",
+        # pieces of English contractions once the apostrophe is gone ("couldn't" -> couldn t)
+        "t",
+        "s",
+        "d",
+        "ll",
+        "re",
+        "ve",
+        "m",
+        "don",
+        "aren",
+        "haven",
+        "hasn",
+        "wouldn",
+        "shouldn",
+        "won",
         "couldn",
         "didn",
         "wasn",
@@ -384,6 +399,7 @@ class MatchIndex:
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
     centroid_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     centroid_idf: dict[str, float] = field(default_factory=dict)
+    centroid_unseen: float = 1.0
 
     @classmethod
     def build(cls, knowledge: Knowledge) -> MatchIndex:
@@ -612,9 +628,10 @@ class MatchIndex:
                 df[f] += 1
         n_docs = max(1, len(rows))
         self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
+        self.centroid_unseen = math.log((1 + n_docs) / 2) + 1.0  # as rare as the rarest
         sums: list[dict[str, float]] = [defaultdict(float) for _ in self._group_ids]
         for group, features in rows:
-            vector = _tfidf(features, self.centroid_idf)
+            vector = _tfidf(features, self.centroid_idf, self.centroid_unseen)
             for f, value in vector.items():
                 sums[group][f] += value
         postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -631,7 +648,9 @@ class MatchIndex:
     def _centroid_cosine(self, query: Query) -> np.ndarray:
         """Per intent, the cosine of the question to the intent's centroid (0..1)."""
         scores = np.zeros(len(self._group_ids), dtype=np.float64)
-        vector = _tfidf(_centroid_features(list(query.stems)), self.centroid_idf)
+        vector = _tfidf(
+            _centroid_features(list(query.stems)), self.centroid_idf, self.centroid_unseen
+        )
         for f, value in vector.items():
             if f in self.centroid_postings:
                 groups, weights = self.centroid_postings[f]
@@ -674,7 +693,9 @@ class MatchIndex:
         stems: list[str] = []
         for word in replaced.split():
             pieces = split_word(word)
-            if (
+            if word in FILLER_STEMS:
+                pieces = [word]  # '아니', '혹시': no typo of a knowledge word, never split
+            elif (
                 self.term_list
                 and pieces
                 and pieces[0] != word  # a particle or ending was taken off ...
@@ -973,10 +994,10 @@ def _centroid_features(stems: list[str]) -> dict[str, int]:
     return features
 
 
-def _tfidf(features: dict[str, int], idf: dict[str, float]) -> dict[str, float]:
-    """Sublinear TF times IDF, L2-normalised; features the knowledge lacks lengthen the
-    vector all the same (an unknown word makes the question less like any intent)."""
-    unseen = max(idf.values(), default=1.0)
+def _tfidf(features: dict[str, int], idf: dict[str, float], unseen: float) -> dict[str, float]:
+    """Sublinear TF times IDF, L2-normalised; features the knowledge lacks (weighing
+    `unseen`) lengthen the vector all the same: an unknown word makes the question less
+    like any intent."""
     vector = {f: (1.0 + math.log(c)) * idf.get(f, unseen) for f, c in features.items()}
     norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
     return {f: v / norm for f, v in vector.items() if f in idf}

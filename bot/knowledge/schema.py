@@ -64,6 +64,13 @@ class Entity(Model):
         default=None,
         description="The intent that answers a bare mention of this entity ('카카오스토리는?').",
     )
+    kind: Identifier | None = Field(
+        default=None,
+        description=(
+            "Entities of one kind stand in for each other in a follow-up: '카톡은?' after "
+            "'카카오스토리는 언제 다시 됐어?' asks the same of KakaoTalk (e.g. service, platform)."
+        ),
+    )
 
 
 class EntityAnswer(Model):

@@ -547,9 +547,13 @@ def is_mostly_latin(text: str) -> bool:
     return latin > 0 and latin >= 2 * hangul
 
 
+# English verbs of two words that mean one thing: 'log in' and 'login' alike.
+_PHRASAL_RE = re.compile(r"\b(?:log|logg(?:ed|ing)|sign(?:ed|ing)?)\s+(?:in|on)\b")
+
+
 def clean(text: str) -> str:
     """NFKC, case folding, noise removal and elongation squeezing, in that order."""
-    return squeeze_repeats(strip_noise(nfkc(text)))
+    return _PHRASAL_RE.sub("login", squeeze_repeats(strip_noise(nfkc(text))))
 
 
 @dataclass(frozen=True)
