@@ -80,6 +80,10 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("12월25일 카톡 먹통 원인", "other_incident"),
         ("was there an outage on march 5?", "other_incident"),
         ("KakaoTalk down on 5th of March", "other_incident"),
+        # a day relative to now: a recent outage
+        ("어제 카톡 또 안 되던데 왜 그래?", "other_incident"),
+        ("was kakaotalk down yesterday?", "other_incident"),
+        ("카톡 가입자 수 알려줘", "not_covered"),
         # topics the article does not cover
         ("피해 보상 해줬어?", "not_covered"),
         ("보상은 받았어?", "not_covered"),
