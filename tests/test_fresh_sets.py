@@ -18,8 +18,8 @@ from bot.knowledge.loader import Knowledge, phrasing_key
 
 DATA = Path(__file__).resolve().parent / "data"
 # name -> (in-scope accuracy, refusal rate, most wrong answers); measured today:
-# fresh1 87.1% / 95.0% / 5, fresh2 81.9% / 97.4% / 4.
-THRESHOLDS = {"fresh1": (0.86, 0.95, 5), "fresh2": (0.80, 0.95, 4)}
+# fresh1 90.6% / 95.0% / 6, fresh2 84.0% / 97.4% / 3.
+THRESHOLDS = {"fresh1": (0.89, 0.95, 6), "fresh2": (0.83, 0.95, 3)}
 
 
 @pytest.fixture(scope="module", params=sorted(THRESHOLDS))

@@ -237,6 +237,12 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("떴다며", "떴"),
         ("했냐고", "했"),
         ("되고", "되"),
+        ("분이", "분"),  # '이' after a closed syllable is the subject particle
+        ("앱만", "앱"),
+        ("나이", "나이"),  # ... after an open one, part of the word
+        ("사이", "사이"),
+        ("막혔었나", "막혔"),  # the past perfect
+        ("했었어", "했"),
         ("apologise", "apologize"),  # British spelling
         ("organisation", "organization"),
     ],

@@ -45,6 +45,7 @@ def test_question_kinds_finds_the_kind_asked(question: str, kind: str) -> None:
         ("얼마나 걸렸어", "amount"),  # a length, not a quantity
         ("How long did it last?", "manner"),
         ("How many users were affected?", "manner"),
+        ("How did users react when it went down?", "time"),  # 'when' as a conjunction
     ],
 )
 def test_question_kinds_tells_similar_words_apart(question: str, absent: str) -> None:

@@ -108,6 +108,14 @@ FILLER_STEMS = frozenset(
         "뭐였",
         "뭐임",
         "뭔데",
+        "알려준",
+        "알려줄",
+        "알려주실",
+        "주실",
+        "주시",
+        "것들",
+        "용",
+        "보다",
         "뭔지",
         "뭔가",
         "뭐지",
@@ -382,6 +390,7 @@ class MatchIndex:
     ngram_idf: dict[str, float] = field(default_factory=dict)
     not_covered_forms: list[tuple[str, str]] = field(default_factory=list)
     split_vocabulary: set[str] | None = None  # while building: words shared by two intents
+    known_words: set[str] | None = None  # while building: every word the first pass saw
     known_years: set[str] = field(default_factory=set)
     known_dates: set[tuple[int, int]] = field(default_factory=set)
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
@@ -438,9 +447,10 @@ class MatchIndex:
             for term in bag:
                 seen[term] += 1
         index.split_vocabulary = {t for t, c in seen.items() if c >= 2}
+        index.known_words = set(seen)
         del bags, seen  # the first pass only taught the vocabulary
         bags = index._bags(intents, entities)
-        index.split_vocabulary = None
+        index.split_vocabulary = index.known_words = None
         n_intents = max(1, len(intents))
         df: dict[str, int] = defaultdict(int)
         for bag in bags.values():
@@ -709,6 +719,8 @@ class MatchIndex:
                 and pieces[0] != word
                 and pieces[0] not in self._split_vocab()
                 and pieces[0] not in SMALL_TALK
+                # A word the knowledge uses is no run of words ('중단됐었나요' is 중단).
+                and pieces[0] not in (self.known_words or self.vocabulary)
             ):
                 # Typed without spaces: split the whole word, before its last verb is
                 # mistaken for an ending ('외에뭐가안됐어' -> 외, 뭐, 안되).

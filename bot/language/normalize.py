@@ -294,6 +294,7 @@ def squeeze_repeats(text: str) -> str:
 
 
 _LOOSE_PARTICLES = {"은", "는", "을", "를", "가", "도", "에"}
+_AFTER_CONSONANT = {"이", "만", "과", "으로"}
 # Particles that carry meaning for this domain ('몇 시부터' vs '몇 시까지'): kept as words.
 MEANINGFUL_PARTICLES = ("부터", "까지")
 # 하다/되다 verbs: '사과했' -> '사과', '복구됐' -> '복구'.
@@ -340,10 +341,20 @@ def strip_particle(word: str) -> str:
     for particle in _PARTICLES_BY_END.get(word[-1], ()):
         if word.endswith(particle):
             rest = word[: -len(particle)]
-            minimum = 1 if particle in _LOOSE_PARTICLES else 2
-            if len(rest) >= minimum:
+            # '분이', '앱만', '일이': after a closed syllable these are particles ('이' is
+            # the form that follows a consonant); '나이', '사이' keep their '이'.
+            loose = particle in _LOOSE_PARTICLES or (
+                particle in _AFTER_CONSONANT and _has_final(rest[-1:])
+            )
+            if len(rest) >= (1 if loose else 2):
                 return rest
     return word
+
+
+def _has_final(ch: str) -> bool:
+    """Does this Hangul syllable end in a consonant (받침)?"""
+    parts = _syllable_parts(ch) if ch else None
+    return parts is not None and bool(parts[2])
 
 
 _PARTICLES_BY_END = _by_last_char(_PARTICLES)
@@ -361,6 +372,12 @@ def strip_ending(word: str) -> str:
     if len(word) >= 2 and word[-1] == "서" and _is_contracted(word[-2]):
         return word[:-1]  # '합쳐서' -> '합쳐', '돼서' -> '돼'; '문서', '순서' stay
     return strip_plain_past(word)
+
+
+def _past_final(ch: str) -> bool:
+    """A syllable ending in ㅆ, as past forms do ('혔', '됐', '했')."""
+    parts = _syllable_parts(ch)
+    return parts is not None and parts[2] == "ㅆ"
 
 
 def _is_contracted(ch: str) -> bool:
@@ -449,6 +466,9 @@ def stem(word: str) -> str:
         return _COLLOQUIAL[stripped]
     # '터졌다는' -> '터졌다' -> '터졌': the plain past after a particle.
     stripped = strip_ending(word) if stripped == word else strip_plain_past(stripped)
+    if len(stripped) >= 2 and stripped[-1] == "었" and _past_final(stripped[-2]):
+        stripped = stripped[:-1]  # the past perfect: '막혔었' -> '막혔', '됐었' -> '됐'
+
     if stripped != word and stripped[-1:] in _DOE_FORMS:
         stripped = strip_ending(stripped) if len(stripped) > 1 else stripped
     return canonical_verb(strip_light_verb(stripped))

@@ -43,7 +43,9 @@ def question_kinds(cleaned: str) -> frozenset[str]:
     compact = "".join(cleaned.split())
     kinds = {kind for kind, pattern in _KOREAN.items() if pattern.search(compact)}
     if cleaned.isascii() or any(c.isascii() and c.isalpha() for c in cleaned):
-        spaced = f" {' '.join(cleaned.split())} "
+        # The question word leads an English question; 'when' further on is a conjunction
+        # ('How did users react when it went down?').
+        spaced = f" {' '.join(cleaned.split()[:4])} "
         kinds.update(kind for kind, pattern in _ENGLISH.items() if pattern.search(spaced))
     if "length" in kinds:
         kinds.discard("amount")  # '얼마나 걸렸어': the length, not a quantity
