@@ -15,6 +15,7 @@ from bot.engine import dialogue
 from bot.engine.dialogue import Engine
 from bot.engine.matcher import MatchIndex
 from bot.knowledge.loader import Knowledge, phrasing_key
+from bot.language.entities import is_placeholder
 
 DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 
@@ -476,3 +477,19 @@ def test_a_bare_word_finds_its_stemmed_form_in_the_knowledge(engine: Engine) -> 
         matches = dict(index._term_matches(index.prepare(word).content_stems[0]))
         assert set(matches) & {"방", "방지"}, (word, matches)
         assert index.score(index.prepare(f"재발 {word}"))[0].intent_id == "apology"
+
+
+@pytest.mark.parametrize(
+    ("question", "stems"),
+    [
+        ("피씨카톡도먹통이었어", ["먹통"]),  # a particle glued to the next word after a name
+        ("카카오스토리 서비스 중단됐었나요?", ["서비스", "중단"]),  # an unknown run is kept
+        ("카톡이언재멈췄어", ["언제", "멈췄"]),  # a typo inside a run typed without spaces
+        ("장애 시각 멋시?", ["장애", "시각", "몇시"]),  # a two-syllable slip
+    ],
+)
+def test_words_typed_together_or_mistyped_reach_known_words(
+    engine: Engine, question: str, stems: list[str]
+) -> None:
+    prepared = engine.index.prepare(question)
+    assert [s for s in prepared.stems if not is_placeholder(s[0])] == stems

@@ -26,6 +26,8 @@ from bot.language.normalize import clean
 CANDIDATES = 50
 # A follow-up read together with the previous question scores at most this share.
 JOINT_WEIGHT = 0.85
+# Points within which an answer specific to the named thing beats a general one.
+SPECIFIC_MARGIN = 3.0
 MAX_QUESTION_CHARS = 300
 # Korean second-person words: a question addressed to the bot about itself.
 ABOUT_THE_BOT = frozenset(
@@ -194,9 +196,32 @@ class Engine:
                 default = self.index.entities[query.entities[0]].default_intent
                 if default is not None:
                     return query, candidates, default, 0.85, "entity_default"
+        candidates = self._prefer_specific(query, candidates)
         top = candidates[0]
         confidence = top.score / 100.0
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
+
+    def _prefer_specific(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
+        """Between two close candidates, the one with an answer specific to the thing the
+        question names goes first ('카카오스토리 복구 시각': the recovery answer for
+        KakaoStory, rather than everything about KakaoStory)."""
+        if not query.entities or len(candidates) < 2:
+            return candidates
+
+        def specific(c: Candidate) -> bool:
+            answers = self.index.intents[c.intent_id].entity_answers
+            return any(a.entity in query.entities for a in answers)
+
+        top = candidates[0]
+        if specific(top):
+            return candidates
+        for n, c in enumerate(candidates[1:4], 1):
+            if top.score - c.score > SPECIFIC_MARGIN:
+                break
+            if specific(c):
+                lifted = replace(c, score=top.score)
+                return [lifted, *candidates[:n], *candidates[n + 1 :]]
+        return candidates
 
     def _with_previous_question(
         self, query: Query, candidates: list[Candidate], previous: Turn

@@ -28,6 +28,7 @@ from bot.knowledge.schema import Entity, Intent
 from bot.language.entities import EntityMention, EntityRecognizer, is_placeholder, placeholder
 from bot.language.normalize import (
     GLUE_PARTICLES,
+    PARTICLES,
     clean,
     is_mostly_latin,
     plausible_typo,
@@ -319,6 +320,7 @@ PENALISED_KINDS = frozenset({"time", "date", "length", "amount", "person"})
 _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one
 _PRUNE_SLACK = 10.0
 _PRUNE_KEEP = 1500  # points: the follow-up bonus a candidate may still receive
+_UNCOVERED = "\x00"  # marks a run of letters a split could not explain
 _EMPTY = (
     np.zeros(0, dtype=np.intp),
     np.zeros(0, dtype=np.float64),
@@ -390,9 +392,10 @@ class MatchIndex:
     ngram_idf: dict[str, float] = field(default_factory=dict)
     not_covered_forms: list[tuple[str, str]] = field(default_factory=list)
     split_vocabulary: set[str] | None = None  # while building: words shared by two intents
-    known_words: set[str] | None = None  # while building: every word the first pass saw
     known_years: set[str] = field(default_factory=set)
     known_dates: set[tuple[int, int]] = field(default_factory=set)
+    # syllable -> two-syllable words of the vocabulary containing it, for typos of short words
+    two_syllable: dict[str, list[str]] = field(default_factory=dict)
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     max_idf: float = 1.0
@@ -447,10 +450,9 @@ class MatchIndex:
             for term in bag:
                 seen[term] += 1
         index.split_vocabulary = {t for t, c in seen.items() if c >= 2}
-        index.known_words = set(seen)
         del bags, seen  # the first pass only taught the vocabulary
         bags = index._bags(intents, entities)
-        index.split_vocabulary = index.known_words = None
+        index.split_vocabulary = None
         n_intents = max(1, len(intents))
         df: dict[str, int] = defaultdict(int)
         for bag in bags.values():
@@ -490,6 +492,10 @@ class MatchIndex:
             for n in range(2, len(term)):
                 index.prefixes.setdefault(term[:n], []).append(term)
         index.term_jamo = [to_jamo(t) for t in index.term_list]
+        for term in index.term_list:
+            if len(term) == 2 and _HANGUL_RE.match(term):
+                for syllable in dict.fromkeys(term):
+                    index.two_syllable.setdefault(syllable, []).append(term)
         for term in index.term_list:
             key = verb_key(term)
             if key is not None:
@@ -701,6 +707,8 @@ class MatchIndex:
         replaced, mentions = self.recognizer.replace(cleaned)
         stems: list[str] = []
         for word in replaced.split():
+            if word in PARTICLES:
+                continue  # left over from a name ('휴대폰에서만' -> 휴대폰, 에서만)
             pieces = split_word(word)
             if word in FILLER_STEMS:
                 pieces = [word]  # '아니', '혹시': no typo of a knowledge word, never split
@@ -716,11 +724,9 @@ class MatchIndex:
                     pieces = [typo, *pieces[1:]]
             if (
                 pieces
-                and pieces[0] != word
+                and (pieces[0] != word or len(word) >= 4)
                 and pieces[0] not in self._split_vocab()
                 and pieces[0] not in SMALL_TALK
-                # A word the knowledge uses is no run of words ('중단됐었나요' is 중단).
-                and pieces[0] not in (self.known_words or self.vocabulary)
             ):
                 # Typed without spaces: split the whole word, before its last verb is
                 # mistaken for an ending ('외에뭐가안됐어' -> 외, 뭐, 안되).
@@ -728,7 +734,14 @@ class MatchIndex:
                 if whole != [word]:
                     pieces = whole
             for s in pieces:
-                stems.extend(self._canonical(piece) for piece in self._segment(s))
+                for piece in self._segment(s):
+                    if (
+                        self.term_list
+                        and piece not in self.vocabulary
+                        and piece not in FILLER_STEMS
+                    ):
+                        piece = self._typo_of(piece) or piece  # '언재' in '카톡이언재멈췄어'
+                    stems.append(self._canonical(piece))
         return cleaned, stems, mentions
 
     def _split_vocab(self) -> set[str] | frozenset[str]:
@@ -740,6 +753,13 @@ class MatchIndex:
         """A known term the whole word is a plausible slip of ('장에' -> '장애'), checked
         before a particle is stripped from what is really part of the word."""
         if not (2 <= len(word) <= 4) or not _HANGUL_RE.match(word):
+            return None
+        if len(word) == 2:
+            # Two syllables are too short for a similarity cutoff ('멋시' and '몇시' share
+            # 3 of 5 letters): a known word one plausible slip away, sharing a syllable.
+            for term in self.two_syllable.get(word[0], []) + self.two_syllable.get(word[1], []):
+                if term != word and plausible_typo(word, term):
+                    return term
             return None
         best = process.extractOne(
             to_jamo(word), self.term_jamo, scorer=fuzz.ratio, processor=None, score_cutoff=75
@@ -764,38 +784,54 @@ class MatchIndex:
         if len(word) < 4 or not _HANGUL_RE.match(word) or word in vocab:
             return [word]
         n = len(word)
-        # best[i] = (covered characters, pieces) for word[:i]
+        # best[i] = (covered characters, pieces, uncovered run so far) for word[:i]. An
+        # uncovered run of two letters or more is a word this vocabulary lacks, not an
+        # ending to drop: a split that would lose it ('중단됐었나요' -> 되) is no split,
+        # unless the run is a slip of a known word ('카톡이언재멈췄어' -> 언제, 멈췄).
         empty: list[str] = []
-        best: list[tuple[int, list[str]]] = [(0, empty)] + [(-1, empty)] * n
+        best: list[tuple[int, list[str], str]] = [(0, empty, "")] + [(-1, empty, "")] * n
+
+        def flushed(pieces: list[str], run: str) -> list[str]:
+            return [*pieces, _UNCOVERED + run] if len(run) >= 2 else pieces
+
         for i in range(n):
-            covered, pieces = best[i]
+            covered, pieces, run = best[i]
             if covered < 0:
                 continue
             if best[i + 1][0] < covered:
-                best[i + 1] = (covered, pieces)
+                best[i + 1] = (covered, pieces, run + word[i])
             for j in range(i + 1, min(n, i + 8) + 1):
                 piece = word[i:j]
                 if len(piece) == 1 and piece not in _GLUE:
                     continue
                 if piece in _GLUE:
-                    candidate = (covered + (j - i), pieces)
+                    candidate = (covered + (j - i), flushed(pieces, run), "")
                 elif piece in FILLER_STEMS or stem(piece) in FILLER_STEMS:
                     # Kept: '뭐가' says what is asked, even if it is no topic word.
-                    candidate = (covered + (j - i), [*pieces, stem(piece)])
+                    candidate = (covered + (j - i), [*flushed(pieces, run), stem(piece)], "")
                 elif piece in vocab or stem(piece) in vocab or stem(piece) in self.word_groups:
-                    candidate = (covered + (j - i), [*pieces, stem(piece)])
+                    candidate = (covered + (j - i), [*flushed(pieces, run), stem(piece)], "")
                 else:
                     continue
                 if candidate[0] > best[j][0] or (
                     candidate[0] == best[j][0] and len(candidate[1]) < len(best[j][1])
                 ):
                     best[j] = candidate
-        covered, pieces = best[n]
+        covered, pieces, run = best[n]
+        pieces = flushed(pieces, run)
         if covered == n and not pieces:
             return []  # nothing but particles and filler ('는어떻게된거')
-        if pieces and covered >= 0.6 * n:
-            return pieces
-        return [word]
+        if not pieces or covered < 0.6 * n:
+            return [word]
+        found: list[str] = []
+        for piece in pieces:
+            if piece.startswith(_UNCOVERED):
+                typo = self._typo_of(piece[1:]) if self.term_list else None
+                if typo is None:
+                    return [word]
+                piece = typo
+            found.append(piece)
+        return found
 
     def prepare(self, text: str) -> Query:
         """Normalise a question into a Query."""

@@ -18,6 +18,11 @@ _TRAILING_PARTICLE = (
     r"(?:에서는|에서도|으로는|이랑|하고|에서|에는|에도|은요|는요|으로"
     r"|은|는|이|가|을|를|에|의|도|로|와|과|랑|만)?"
 )
+# Particles that also come off when the next word follows without a space ('카톡도먹통',
+# '카스는언제'); not 이/가/의/에/로/와/과, which begin words too ('카톡이용시간', '카카오의문').
+_GLUED_PARTICLE = (
+    r"(?:에서는|에서도|에서만|에서|에게|한테|보다|처럼|까지|부터|이랑|도|는|은|를|을|만|랑)"
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ def _pattern(synonym: str) -> str | None:
     if len(letters) == 1:
         # A one-syllable nickname ('폰', '톡') only counts as a word of its own.
         return rf"(?<![가-힣]){body}{_TRAILING_PARTICLE}(?![가-힣])"
-    return rf"{body}{_TRAILING_PARTICLE}(?=\s|$)|{body}"
+    return rf"{body}{_TRAILING_PARTICLE}(?=\s|$)|{body}{_GLUED_PARTICLE}(?=[가-힣])|{body}"
 
 
 class EntityRecognizer:

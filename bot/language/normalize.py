@@ -86,6 +86,7 @@ _PARTICLES = sorted(
     reverse=True,
 )
 _SINGLE_PARTICLES = {p for p in _PARTICLES if len(p) == 1}
+PARTICLES = frozenset(_PARTICLES)
 # The particles that glue words together when people type without spaces ('카톡이언제').
 GLUE_PARTICLES = frozenset(
     p for p in _PARTICLES if len(p) == 1 or p in {"에서", "으로", "하고", "이랑"}
