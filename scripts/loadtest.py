@@ -11,8 +11,14 @@ and latency are the bot's own; the emulator's JSON and HTTP work happen elsewher
 figure then includes the emulator's work.
 
     python scripts/loadtest.py --users 50 --chats 10 --seconds 20
+    python scripts/loadtest.py --rate 150 --users 50 --seconds 20
     python scripts/loadtest.py --questions 2000 --reload-every 5
     python scripts/loadtest.py --soak 10 --users 20 --chats 5
+
+Closed loop (the default) measures capacity: N users who ask again as soon as they are
+answered keep the bot saturated, so latency is N / throughput by construction (Little's
+law), not a property of the bot. Latency is measured with --rate: an open loop where
+questions arrive at random at a fixed mean rate, as real users' do.
 
 Figures, all timed by the emulator on one clock:
 - answered/s: answers over the time from the first question to the last answer;
@@ -21,6 +27,8 @@ Figures, all timed by the emulator on one clock:
   the records, formatting, the HTTP send);
 - end-to-end latency: from the question being queued to the sendMessage arriving; it adds
   the wait for the bot's next getUpdates (with many users, batches queue behind each other);
+- CPU of the bot process per answer (user + system, all threads): the figure that least
+  depends on what else the machine is doing;
 - RSS of the bot process: at start (after start-up, before any question), after warm-up
   (--warm-up seconds), at the end, the growth after warm-up and the slope, and the peak
   (ru_maxrss, which includes the start-up). The driver's RSS is reported separately.
@@ -81,10 +89,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process so far (all threads)."""
+def cpu_seconds() -> tuple[float, float]:
+    """User and system CPU time of this process so far (all threads)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -171,6 +179,7 @@ class Tracker:
     bot_latencies: list[float] = field(default_factory=list)  # delivered -> sendMessage
     asked: int = 0
     unanswered: int = 0
+    all_users_busy: int = 0  # --rate: arrivals dropped because every user was waiting
     unexpected_messages: int = 0
     failed_calls: Counter[str] = field(default_factory=Counter)
     dropped_calls: Counter[str] = field(default_factory=Counter)
@@ -301,37 +310,81 @@ class Drive:
     repeated_deliveries: int = 0
 
 
+async def ask(
+    drive: Drive, user_id: int, rng: random.Random, groups: list[int], username: str
+) -> None:
+    """One question from one user, in its private chat or its group; waits for the answer."""
+    args = drive.args
+    text = rng.choice(drive.questions)
+    in_group = bool(groups) and rng.random() < args.group_share
+    enqueued = time.monotonic()
+    if in_group:
+        chat = groups[user_id % len(groups)]
+        update = drive.emulator.group_message(chat, user_id, f"@{username} {text}")
+        message_id = update["message"]["message_id"]
+        key: tuple[int, int | None] = (chat, message_id)
+    else:
+        update = drive.emulator.private_message(user_id, text)
+        message_id = update["message"]["message_id"]
+        key = (user_id, None)
+    future = asyncio.get_running_loop().create_future()
+    question = Question(key, (key[0], message_id), update["update_id"], enqueued, future)
+    drive.tracker.register(question)
+    try:
+        await asyncio.wait_for(asyncio.shield(question.answered), args.answer_timeout)
+    except TimeoutError:
+        drive.tracker.unanswered += 1
+        drive.tracker.forget(question)
+
+
 async def user(drive: Drive, user_id: int, groups: list[int], username: str) -> None:
+    """Closed loop: ask, wait for the answer, think, ask again."""
     args = drive.args
     rng = random.Random(args.seed * 100_003 + user_id)
-    loop = asyncio.get_running_loop()
     while not drive.stop.is_set():
         if args.questions and drive.tracker.asked >= args.questions:
             drive.stop.set()
             break
-        text = rng.choice(drive.questions)
-        in_group = bool(groups) and rng.random() < args.group_share
-        enqueued = time.monotonic()
-        if in_group:
-            chat = groups[user_id % len(groups)]
-            update = drive.emulator.group_message(chat, user_id, f"@{username} {text}")
-            message_id = update["message"]["message_id"]
-            key: tuple[int, int | None] = (chat, message_id)
-        else:
-            update = drive.emulator.private_message(user_id, text)
-            message_id = update["message"]["message_id"]
-            key = (user_id, None)
-        question = Question(
-            key, (key[0], message_id), update["update_id"], enqueued, loop.create_future()
-        )
-        drive.tracker.register(question)
-        try:
-            await asyncio.wait_for(asyncio.shield(question.answered), args.answer_timeout)
-        except TimeoutError:
-            drive.tracker.unanswered += 1
-            drive.tracker.forget(question)
+        await ask(drive, user_id, rng, groups, username)
         if args.think:
             await asyncio.sleep(rng.expovariate(1 / args.think))
+
+
+async def arrivals(drive: Drive, groups: list[int], username: str) -> None:
+    """Open loop (--rate): questions arrive at random (Poisson) at the given mean rate,
+    whether or not earlier ones are answered, each from a user with no question pending."""
+    args = drive.args
+    rng = random.Random(args.seed)
+    free = list(range(10_000, 10_000 + args.users))
+    rng.shuffle(free)
+    asking: set[asyncio.Task[None]] = set()
+
+    async def ask_and_free(user_id: int) -> None:
+        try:
+            await ask(drive, user_id, rng, groups, username)
+        finally:
+            free.append(user_id)
+
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
+    while not drive.stop.is_set():
+        if args.questions and drive.tracker.asked >= args.questions:
+            drive.stop.set()
+            break
+        next_at += rng.expovariate(args.rate)
+        delay = next_at - loop.time()
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drive.stop.wait(), delay)
+            if drive.stop.is_set():
+                break
+        if not free:
+            drive.tracker.all_users_busy += 1
+            continue
+        task = asyncio.create_task(ask_and_free(free.pop(0)))
+        asking.add(task)
+        task.add_done_callback(asking.discard)
+    await asyncio.gather(*asking)
 
 
 async def compactor(drive: Drive, every: float) -> None:
@@ -362,10 +415,13 @@ async def run_driver(args: argparse.Namespace, channel: Channel) -> None:
         groups = [-1_000_000_000_000 - n for n in range(args.chats)]
         username = emulator.bot_user["username"]
         started = time.monotonic()
-        tasks = [
-            asyncio.create_task(user(drive, 10_000 + n, groups, username))
-            for n in range(args.users)
-        ]
+        if args.rate:
+            tasks = [asyncio.create_task(arrivals(drive, groups, username))]
+        else:
+            tasks = [
+                asyncio.create_task(user(drive, 10_000 + n, groups, username))
+                for n in range(args.users)
+            ]
         helpers = [asyncio.create_task(compactor(drive, 2.0))]
         duration = args.soak * 60 if args.soak else args.seconds
         if duration:
@@ -391,6 +447,7 @@ async def run_driver(args: argparse.Namespace, channel: Channel) -> None:
                 "asked_before_stop": asked_at_stop,
                 "answered": len(tracker.latencies),
                 "unanswered": tracker.unanswered,
+                "arrivals_dropped_all_users_busy": tracker.all_users_busy,
                 "questions_per_second": (
                     round(len(tracker.latencies) / active, 1) if active else 0.0
                 ),
@@ -401,7 +458,7 @@ async def run_driver(args: argparse.Namespace, channel: Channel) -> None:
                 "unexpected_messages": tracker.unexpected_messages,
                 "updates_delivered_more_than_once": drive.repeated_deliveries,
                 "emulator_internal_errors": [repr(e) for e in emulator.internal_errors],
-                "driver_cpu_s": round(cpu_seconds() - cpu_at_start, 2),
+                "driver_cpu_s": round(sum(cpu_seconds()) - sum(cpu_at_start), 2),
                 "driver_rss_mb": {"at_end": round(rss_mb(), 1), "peak": round(peak_rss_mb(), 1)},
             }
         )
@@ -548,7 +605,7 @@ async def run_bot(args: argparse.Namespace, channel: Channel) -> JSONDict:
             cpu_at_start = cpu_seconds()
             channel.send({"go": True})
             report = await channel.recv()
-            cpu = cpu_seconds() - cpu_at_start
+            user_s, system_s = (b - a for a, b in zip(cpu_at_start, cpu_seconds(), strict=True))
             run.stop.set()
             await asyncio.gather(*helpers)
         finally:
@@ -561,8 +618,8 @@ async def run_bot(args: argparse.Namespace, channel: Channel) -> JSONDict:
             logging.getLogger().removeHandler(errors)
     return {
         **report,
-        "bot_cpu_s": round(cpu, 2),
-        "bot_cpu_ms_per_answer": round(1000 * cpu / report["answered"], 2)
+        "bot_cpu_s": {"user": round(user_s, 2), "system": round(system_s, 2)},
+        "bot_cpu_ms_per_answer": round(1000 * (user_s + system_s) / report["answered"], 2)
         if report["answered"]
         else None,
         "load_average": os.getloadavg()[0],
@@ -618,6 +675,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     amount.add_argument("--soak", type=float, default=None, help="soak for MINUTES")
     parser.add_argument("--think", type=float, default=0.0, help="mean pause between questions")
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: questions arrive at this mean rate per second (Poisson), "
+        "from whichever of the --users has no question pending",
+    )
+    parser.add_argument(
         "--reload-every", type=float, default=None, help="reload the knowledge every N seconds"
     )
     parser.add_argument(
@@ -653,6 +717,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.soak = args.soak or 0.0
     if args.warm_up is None:
         args.warm_up = 60.0 if args.soak else 2.0
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be > 0")
     if args.users < 1 or args.chats < 0 or not 0 <= args.group_share <= 1:
         parser.error("--users must be >= 1, --chats >= 0, --group-share in 0..1")
     planned = (args.soak * 60 or args.seconds or 600.0) + args.answer_timeout + 30
@@ -665,11 +731,17 @@ def print_report(report: JSONDict) -> None:
     bot_lat = report["bot_latency_ms"]
     rss = report["bot_rss_mb"]
     reloads = report["reloads"]
+    offered = f"offered {report['rate']}/s (open loop), " if report["rate"] else ""
     lines = [
-        f"users {report['users']}, group chats {report['group_chats']}, "
+        f"{offered}users {report['users']}, group chats {report['group_chats']}, "
         f"rate limiter {report['rate_limiter']}, {report['mode']}, {report['seconds']} s",
         f"questions: {report['questions_asked']} asked, {report['answered']} answered, "
-        f"{report['unanswered']} unanswered -> {report['questions_per_second']} answered/s",
+        f"{report['unanswered']} unanswered -> {report['questions_per_second']} answered/s"
+        + (
+            f" ({report['arrivals_dropped_all_users_busy']} arrivals dropped: all users busy)"
+            if report["arrivals_dropped_all_users_busy"]
+            else ""
+        ),
         f"bot-side latency (getUpdates sent -> sendMessage arrived): p50 {bot_lat['p50']} ms, "
         f"p90 {bot_lat['p90']} ms, p99 {bot_lat['p99']} ms, max {bot_lat['max']} ms",
         f"end-to-end latency (queued -> sendMessage arrived): p50 {lat['p50']} ms, "
@@ -686,7 +758,8 @@ def print_report(report: JSONDict) -> None:
         f"{rss['warm_up_s']} s warm-up, {rss['at_end']} MB at end (growth after warm-up "
         f"{rss['growth_after_warm_up']} MB, {rss['growth_mb_per_minute']} MB/min), "
         f"peak {rss['peak']} MB",
-        f"CPU: bot process {report['bot_cpu_s']} s "
+        f"CPU: bot process {report['bot_cpu_s']['user']} s user + "
+        f"{report['bot_cpu_s']['system']} s system "
         f"({report['bot_cpu_ms_per_answer']} ms per answer), driver {report['driver_cpu_s']} s"
         + (" (the same process)" if report["mode"] == "in-process" else "")
         + f"; load average {report['load_average']:.2f} at the end",
@@ -701,6 +774,7 @@ def failed(report: JSONDict) -> bool:
     return bool(
         report["unanswered"]
         or report["unexpected_messages"]
+        or report["arrivals_dropped_all_users_busy"]
         or report["updates_delivered_more_than_once"]
         or report["failed_calls"]
         or report["dropped_calls"]
@@ -722,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.alarm(0)
     report = {
         "users": args.users,
+        "rate": args.rate,
         "group_chats": args.chats,
         "rate_limiter": "telegram (30/s, 20/min per group)" if args.telegram_limits else "off",
         "mode": "in-process" if args.in_process else "bot and driver in separate processes",
