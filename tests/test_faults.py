@@ -31,7 +31,7 @@ QUESTIONS = [
 ]
 GROUP = -100300400
 POLL_TIMEOUT = 1  # long-poll timeout the application is started with
-READ_TIMEOUT = 5  # HTTPXRequest's default, which build_application keeps for getUpdates
+READ_TIMEOUT = 5  # the default read timeout, which build_application keeps for getUpdates
 NGINX_502 = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
