@@ -19,7 +19,7 @@ from botapi_emulator import BotApiEmulator, Call, parse_html
 from telegram_helpers import polling
 
 from bot.config import Settings
-from bot.telegram.app import BotApplication
+from bot.telegram.app import SEND_CONNECTIONS, BotApplication
 
 # Questions with the fact their answer must contain (the knowledge is the shipped one).
 QUESTIONS = [
@@ -31,7 +31,7 @@ QUESTIONS = [
 ]
 GROUP = -100300400
 POLL_TIMEOUT = 1  # long-poll timeout the application is started with
-READ_TIMEOUT = 5  # HTTPXRequest's default, which build_application keeps for getUpdates
+READ_TIMEOUT = 5  # the default read timeout, which build_application keeps for getUpdates
 NGINX_502 = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -277,4 +277,18 @@ async def test_server_errors_on_send_message_then_all_answered(
     calls = await assert_answered_exactly_once(emulator, asked, timeout=15)
     statuses = Counter(c.status for chat in calls.values() for c in chat)
     assert statuses == Counter({200: len(asked), status: 4})
+    assert not handler_errors()
+
+
+async def test_more_slow_sends_than_connections_all_answered(
+    app: BotApplication, emulator: BotApiEmulator, handler_errors: Callable[[], list[str]]
+) -> None:
+    """Every send connection is held by a slow answer for longer than PTB's default pool
+    timeout (1 s): the questions behind them wait for a connection instead of failing."""
+    emulator.delay("sendMessage", 1.5, times=SEND_CONNECTIONS)
+    asked = {}
+    for n in range(SEND_CONNECTIONS + 24):
+        question, fact = QUESTIONS[n % len(QUESTIONS)]
+        asked[9300 + n] = (emulator.private_message(9300 + n, question), fact)
+    await assert_answered_exactly_once(emulator, asked, timeout=20)
     assert not handler_errors()

@@ -5,6 +5,7 @@ Docker cannot run here, so the Dockerfile's instructions are checked as text.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from pathlib import Path
@@ -102,3 +103,11 @@ def test_console_script_is_declared() -> None:
     names = " ".join(project["dependencies"])
     for package in ("python-telegram-bot", "rapidfuzz", "pydantic", "sqlite-utils"):
         assert package in names
+
+
+def test_sniffio_is_a_declared_and_installed_dependency() -> None:
+    """httpcore looks sniffio up on every pooled request; missing, that is a failed import
+    (a search of sys.path) each time."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert any(re.match(r"sniffio\b", d) for d in project["dependencies"])
+    assert importlib.util.find_spec("sniffio") is not None

@@ -226,9 +226,19 @@ async def answer_text(update: Update, context: BotContext, text: str) -> None:
     if not private and _cooling_down(context, chat.id):
         logger.info("group %s is in cooldown; question skipped", chat.id)
         return
-    reply = await asyncio.to_thread(context.service.ask, text, conversation_key(update))
-    question_id = await asyncio.to_thread(record, context, reply, chat.type)
+    reply, question_id = await asyncio.to_thread(
+        answer_and_record, context, text, conversation_key(update), chat.type
+    )
     await send_reply(message, reply, short=not private, feedback=question_id if private else None)
+
+
+def answer_and_record(
+    context: BotContext, text: str, conversation: str | None, chat_type: str
+) -> tuple[Reply, int | None]:
+    """Answer and keep the question, in one hop to a worker thread (each hop costs the
+    event loop a submit, a wake-up and a GIL hand-over)."""
+    reply = context.service.ask(text, conversation)
+    return reply, record(context, reply, chat_type)
 
 
 def record(context: BotContext, reply: Reply, chat_type: str) -> int | None:
