@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -13,11 +14,13 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from bot.config import Settings
 from bot.engine.dialogue import ConversationMemory, Engine
-from bot.knowledge.loader import Knowledge, load_knowledge
+from bot.service import KnowledgeService
 
 SAMPLE_QUESTIONS = [
     "카톡 언제 복구됐어?",
@@ -33,6 +36,7 @@ SAMPLE_QUESTIONS = [
     "누가 쓴 기사야",
     "이용시간 통계 어디 자료야",
 ]
+_MAX_FILE_BYTES = 200_000_000  # the synthetic base is one file of several MB
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -95,24 +99,32 @@ def warm_latency(engine: Engine, questions: Iterable[str], rounds: int) -> dict[
     }
 
 
+def _child_env(knowledge_dir: Path, db_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BOT_KNOWLEDGE_DIR": str(knowledge_dir),
+        "BOT_DB_PATH": str(db_path),
+        "BOT_MAX_FILE_BYTES": str(_MAX_FILE_BYTES),
+    }
+
+
 def cold_start(knowledge_dir: Path, db_path: Path) -> dict[str, float]:
-    """Process start to first answer, and the child's peak memory (fresh database)."""
-    env = {**os.environ, "BOT_KNOWLEDGE_DIR": str(knowledge_dir), "BOT_DB_PATH": str(db_path)}
+    """Process start to first answer of `incident-bot ask` (fresh database).
+
+    No memory figure: the child's ru_maxrss would include this process's memory (Linux
+    carries it over fork/vfork and exec), and this process is gone before it could read
+    its own peak. `measure` reports the peak of a process doing the same start-up."""
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--json", "언제 복구됐어?"],
-        env=env,
+        env=_child_env(knowledge_dir, db_path),
         capture_output=True,
         text=True,
         check=True,
     )
     elapsed = time.perf_counter() - started
     json.loads(result.stdout.splitlines()[-1])
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {
-        "cold_start_s": round(elapsed, 3),
-        "children_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-    }
+    return {"cold_start_s": round(elapsed, 3)}
 
 
 def fuzz(engine: Engine, count: int, seed: int = 7) -> dict[str, float | int | str]:
@@ -149,45 +161,120 @@ def fuzz(engine: Engine, count: int, seed: int = 7) -> dict[str, float | int | s
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB.
+
+    VmHWM (Linux) is the high-water mark of this program's own address space. ru_maxrss is
+    only the fallback: on Linux it also counts the parent's memory at the time this process
+    was started (kept across fork/vfork and exec), so a bench child would report at least
+    its parent's size."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run(knowledge_dir: Path, *, factor: int, rounds: int, fuzz_count: int) -> list[str]:
-    """Run every benchmark and return the lines to print."""
-    lines: list[str] = []
-    questions = SAMPLE_QUESTIONS
+def bench_questions() -> list[str]:
     dev = Path("tests/data/dev.jsonl")
     if dev.exists():
-        questions = [json.loads(line)["question"] for line in dev.read_text("utf-8").splitlines()]
+        return [json.loads(line)["question"] for line in dev.read_text("utf-8").splitlines()]
+    return SAMPLE_QUESTIONS
 
-    def build(path: Path) -> tuple[Knowledge, Engine, float]:
-        started = time.perf_counter()
-        knowledge = load_knowledge([path], max_file_bytes=200_000_000)
-        engine = Engine(knowledge)
-        return knowledge, engine, time.perf_counter() - started
 
+def measure(
+    knowledge_dir: Path, db_path: Path, *, rounds: int, questions: int | None, fuzz_count: int
+) -> dict[str, Any]:
+    """Start the bot's knowledge service the way the bot does (files -> validation -> SQLite
+    store -> engine), answer questions, and report times and this process's peak memory.
+
+    Meant to run alone in a fresh process (`python -m bot.bench`), so that the peak is
+    that of one process loading and serving one knowledge base."""
+    settings = Settings(
+        BOT_KNOWLEDGE_DIR=knowledge_dir, BOT_DB_PATH=db_path, BOT_MAX_FILE_BYTES=_MAX_FILE_BYTES
+    )
+    started = time.perf_counter()
+    service = KnowledgeService(settings)
+    service.start()
+    seconds = time.perf_counter() - started
+    engine = service.engine
+    figures: dict[str, Any] = {
+        "intents": len(engine.index.intents),
+        "phrasings": sum(len(i.phrasings) for i in engine.index.intents.values()),
+        "start_s": round(seconds, 2),
+        "warm_latency": warm_latency(engine, bench_questions()[:questions], rounds),
+    }
+    if fuzz_count:
+        figures["fuzz"] = fuzz(engine, fuzz_count)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def _measure_in_child(
+    knowledge_dir: Path, db_path: Path, *, rounds: int, questions: int | None, fuzz_count: int
+) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bot.bench", str(knowledge_dir), str(db_path)]
+    command += ["--rounds", str(rounds), "--fuzz", str(fuzz_count)]
+    if questions is not None:
+        command += ["--questions", str(questions)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    figures: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return figures
+
+
+def _lines(title: str, figures: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{title}: {figures['intents']} intents, {figures['phrasings']} phrasings",
+        f"  start-up (validate, store, index): {figures['start_s']:.2f}s",
+        f"  warm latency: {json.dumps(figures['warm_latency'])}",
+    ]
+    if "fuzz" in figures:
+        lines.append(f"  fuzz: {json.dumps(figures['fuzz'])}")
+    lines.append(
+        f"  peak RSS (a process loading and serving only this base): {figures['peak_rss_mb']} MB"
+    )
+    return lines
+
+
+def run(knowledge_dir: Path, *, factor: int, rounds: int, fuzz_count: int) -> list[str]:
+    """Run every benchmark and return the lines to print. Each knowledge base is measured
+    in its own process; this one only writes the synthetic files and collects figures."""
+    lines: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        knowledge, engine, seconds = build(knowledge_dir)
-        phrasings = sum(len(i.phrasings) for f in knowledge.files for i in f.intents)
-        lines.append(
-            f"shipped knowledge: {len(engine.index.intents)} intents, {phrasings} phrasings"
+        shipped = _measure_in_child(
+            knowledge_dir, Path(tmp) / "s.db", rounds=rounds, questions=None, fuzz_count=fuzz_count
         )
-        lines.append(f"  load+index: {seconds:.2f}s")
-        lines.append(f"  warm latency: {json.dumps(warm_latency(engine, questions, rounds))}")
+        lines += _lines("shipped knowledge", shipped)
         lines.append(f"  cold start: {json.dumps(cold_start(knowledge_dir, Path(tmp) / 'a.db'))}")
-        if fuzz_count:
-            lines.append(f"  fuzz: {json.dumps(fuzz(engine, fuzz_count))}")
-        lines.append(f"  peak RSS so far (this process): {peak_rss_mb()} MB")
         if factor > 1:
             big_dir = synthetic_knowledge_dir(knowledge_dir, factor, Path(tmp) / "big")
-            big, big_engine, seconds = build(big_dir)
-            phrasings = sum(len(i.phrasings) for f in big.files for i in f.intents)
-            lines.append(
-                f"synthetic knowledge x{factor}: {len(big_engine.index.intents)} intents, "
-                f"{phrasings} phrasings"
+            big = _measure_in_child(
+                big_dir, Path(tmp) / "b.db", rounds=max(1, rounds // 5), questions=60, fuzz_count=0
             )
-            lines.append(f"  load+index: {seconds:.2f}s")
-            latency = warm_latency(big_engine, questions[:60], max(1, rounds // 5))
-            lines.append(f"  warm latency: {json.dumps(latency)}")
-            lines.append(f"  peak RSS (this process, both bases loaded): {peak_rss_mb()} MB")
+            lines += _lines(f"synthetic knowledge x{factor}", big)
     return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bot.bench KNOWLEDGE_DIR DB_PATH`: one measurement, as one JSON line."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("knowledge_dir", type=Path)
+    parser.add_argument("db_path", type=Path)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--questions", type=int, default=None)
+    parser.add_argument("--fuzz", type=int, default=0)
+    args = parser.parse_args(argv)
+    figures = measure(
+        args.knowledge_dir,
+        args.db_path,
+        rounds=args.rounds,
+        questions=args.questions,
+        fuzz_count=args.fuzz,
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
