@@ -405,7 +405,8 @@ class MatchIndex:
     _group_sizes: np.ndarray = field(init=False, repr=False)
     # kind of answer -> per intent (in _group_ids order), how readily it answers that kind
     kind_fit: dict[str, np.ndarray] = field(default_factory=dict)
-    _utterance_terms: list[set[str]] = field(default_factory=list, repr=False)
+    # while building: term -> positions of the phrasings using it
+    _utterance_positions: dict[str, array[int]] = field(default_factory=dict, repr=False)
     # while building: (intent, stems) of every phrasing and keyword, for the centroids
     _intent_texts: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
@@ -460,30 +461,9 @@ class MatchIndex:
             for term in bag:
                 df[term] += 1
         index._finalize()
-        # Compact arrays: these postings are most of the index's memory on large bases.
-        group_of = {intent_id: n for n, intent_id in enumerate(index._group_ids)}
-        per_term: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for intent_id, bag in bags.items():
-            for term, weight in bag.items():
-                if intent_id in group_of:
-                    per_term[term].append((group_of[intent_id], weight))
-        index.intent_postings = {
-            term: (
-                np.array([g for g, _ in pairs], dtype=np.int32),
-                np.array([w for _, w in pairs], dtype=np.float32),
-            )
-            for term, pairs in per_term.items()
-        }
-        by_utterance: dict[str, list[int]] = defaultdict(list)
-        for position, terms in enumerate(index._utterance_terms):
-            for term in terms:
-                by_utterance[term].append(position)
-        index._utterance_terms = []
-        index.utterance_postings = {
-            term: np.array(positions, dtype=np.int32) for term, positions in by_utterance.items()
-        }
+        index._build_term_postings(bags)
+        del bags
         index._learn_kinds()
-        index.vocabulary = frozenset(bags_terms for bag in bags.values() for bags_terms in bag)
         index._build_ngrams()
         index._build_centroids()
         index.idf = {t: math.log(1.0 + n_intents / c) for t, c in df.items()}
@@ -517,6 +497,36 @@ class MatchIndex:
                 index.not_covered_forms.append((term, term_clean))
         return index
 
+    def _build_term_postings(self, bags: dict[str, dict[str, float]]) -> None:
+        """The vocabulary, and per term the phrasings and the intents (with their weights)
+        using it, as compact arrays: these postings are most of the index's memory on large
+        bases. Filled from typed arrays, not lists of Python tuples and floats, which were
+        a large part of the build's peak."""
+        self.vocabulary = frozenset(term for bag in bags.values() for term in bag)
+        group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
+        per_term: dict[str, tuple[array[int], array[float]]] = {}  # float32 weights
+        for intent_id, bag in bags.items():
+            group = group_of.get(intent_id)
+            if group is None:
+                continue
+            for term, weight in bag.items():
+                postings = per_term.get(term)
+                if postings is None:
+                    postings = per_term[term] = (array("i"), array("f"))
+                postings[0].append(group)
+                postings[1].append(weight)
+        # Copied to exact-size arrays: a numpy view of a small array('i') costs 4 times more.
+        self.intent_postings = {
+            term: (np.array(groups, dtype=np.int32), np.array(weights, dtype=np.float32))
+            for term, (groups, weights) in per_term.items()
+        }
+        del per_term
+        self.utterance_postings = {
+            term: np.array(positions, dtype=np.int32)
+            for term, positions in self._utterance_positions.items()
+        }
+        self._utterance_positions = {}
+
     def _bags(
         self, intents: dict[str, Intent], entities: dict[str, Entity]
     ) -> dict[str, dict[str, float]]:
@@ -525,7 +535,7 @@ class MatchIndex:
         self.utterance_intent, self.utterance_text = [], []
         self.utterance_jamo, self.utterance_words = [], []
         self.utterance_compact = []
-        self._utterance_terms = []
+        self._utterance_positions = {}
         self._intent_texts = []
 
         def add_terms(intent_id: str, text: str, weight: float) -> list[str]:
@@ -540,7 +550,12 @@ class MatchIndex:
             for s in content + joined + placeholders:
                 bag[s] = max(bag.get(s, 0.0), intent_weight)
             if weight == _ASKED_WEIGHT:
-                self._utterance_terms.append(set(content + joined + placeholders))
+                position = len(self.utterance_intent)  # the phrasing being added
+                for term in set(content + joined + placeholders):
+                    positions = self._utterance_positions.get(term)
+                    if positions is None:
+                        positions = self._utterance_positions[term] = array("i")
+                    positions.append(position)
             if weight in (_ASKED_WEIGHT, _KEYWORD_WEIGHT):
                 self._intent_texts.append((intent_id, stems))
             return stems
