@@ -232,7 +232,11 @@ class KnowledgeService:
             if store.content_hash() != knowledge.content_hash:
                 store.replace(knowledge)
             stored = store.read()
-        self._engine = Engine(stored or knowledge, thresholds_from(self.settings))
+        # The engine is built from the stored copy; dropping the files' copy first keeps one
+        # set of models in memory, not two, under the index build's peak.
+        knowledge = stored or knowledge
+        del stored
+        self._engine = Engine(knowledge, thresholds_from(self.settings))
         self.started_from = "files"
 
     def load_engine(self, engine: Engine) -> None:
