@@ -18,12 +18,14 @@ import math
 import re
 from array import array
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.engine.postings import PackedIds, PackedPostings
 from bot.knowledge.loader import Knowledge
 from bot.knowledge.schema import Entity, Intent
 from bot.language.entities import EntityMention, EntityRecognizer, is_placeholder, placeholder
@@ -380,8 +382,8 @@ class MatchIndex:
     # every word the knowledge uses, in the form questions are compared in
     vocabulary: frozenset[str] = frozenset()
     # term -> phrasings using it, and term -> (intents using it, with what weight)
-    utterance_postings: dict[str, np.ndarray] = field(default_factory=dict)
-    intent_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    utterance_postings: Mapping[str, np.ndarray] = field(default_factory=dict)
+    intent_postings: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)
     term_list: list[str] = field(default_factory=list)
     term_jamo: list[str] = field(default_factory=list)
@@ -410,7 +412,7 @@ class MatchIndex:
     # while building: (intent, stems) of every phrasing and keyword, for the centroids
     _intent_texts: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
-    centroid_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    centroid_postings: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     centroid_idf: dict[str, float] = field(default_factory=dict)
     centroid_unseen: float = 1.0
 
@@ -515,16 +517,9 @@ class MatchIndex:
                     postings = per_term[term] = (array("i"), array("f"))
                 postings[0].append(group)
                 postings[1].append(weight)
-        # Copied to exact-size arrays: a numpy view of a small array('i') costs 4 times more.
-        self.intent_postings = {
-            term: (np.array(groups, dtype=np.int32), np.array(weights, dtype=np.float32))
-            for term, (groups, weights) in per_term.items()
-        }
+        self.intent_postings = PackedPostings(per_term)
         del per_term
-        self.utterance_postings = {
-            term: np.array(positions, dtype=np.int32)
-            for term, positions in self._utterance_positions.items()
-        }
+        self.utterance_postings = PackedIds(self._utterance_positions)
         self._utterance_positions = {}
 
     def _bags(
@@ -697,10 +692,7 @@ class MatchIndex:
             if n + 1 == len(order) or groups[order[n + 1]] != groups[k]:
                 add_centroid(groups[k])
         del texts
-        self.centroid_postings = {
-            f: (np.array(g, dtype=np.int32), np.array(w, dtype=np.float32))
-            for f, (g, w) in postings.items()
-        }
+        self.centroid_postings = PackedPostings(postings)
 
     def _centroid_cosine(self, query: Query) -> np.ndarray:
         """Per intent, the cosine of the question to the intent's centroid (0..1)."""
