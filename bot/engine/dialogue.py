@@ -26,6 +26,7 @@ from bot.language.normalize import clean
 CANDIDATES = 50
 # A follow-up read together with the previous question scores at most this share.
 JOINT_WEIGHT = 0.85
+SHORT_QUESTION = 3  # content words: at most this many may continue the previous question
 # Points within which an answer specific to the named thing beats a general one.
 SPECIFIC_MARGIN = 3.0
 MAX_QUESTION_CHARS = 300
@@ -84,6 +85,7 @@ class Turn:
     # The question as understood (with its own context, for a follow-up): the next
     # follow-up is read in its light ('언제부터?' after '재난관리시스템엔 왜 들어갔어?').
     question: str = ""
+    prepared: Query | None = None  # that question, normalised (so it is not done twice)
 
 
 class ConversationMemory:
@@ -131,6 +133,9 @@ class Engine:
         self.knowledge = knowledge
         self.thresholds = thresholds or Thresholds()
         self.index = MatchIndex.build(knowledge)
+        self._by_category: dict[str, set[str]] = {}
+        for intent in self.index.intents.values():
+            self._by_category.setdefault(intent.category, set()).add(intent.id)
 
     def _entity_for(self, intent_id: str, query: Query, previous: Turn | None) -> str | None:
         intent = self.index.intents[intent_id]
@@ -190,7 +195,7 @@ class Engine:
             return query, [], None, 0.0, "no_candidate"
         if previous is not None:
             candidates = self._in_context(query, candidates, previous)
-            if previous.question:
+            if previous.question and self._may_lean_on(query, candidates):
                 candidates = self._with_previous_question(query, candidates, previous)
             if query.only_entities and candidates[0].score < self.thresholds.answer * 100:
                 default = self.index.entities[query.entities[0]].default_intent
@@ -232,9 +237,10 @@ class Engine:
         if query.content_stems and set(query.content_stems) <= set(candidates[0].unknown):
             return candidates  # nothing the knowledge knows ('asdf qwer'): no follow-up
         earlier, swapped = self._swap_entities(previous.question, query)
-        joint = self.index.prepare(f"{earlier} {query.original}"[-MAX_QUESTION_CHARS:])
-        if query.kinds:
-            joint = replace(joint, kinds=query.kinds)  # what is asked now decides the kind
+        before = previous.prepared if previous.prepared is not None and not swapped else None
+        before = before or self.index.prepare(earlier[-MAX_QUESTION_CHARS:])
+        # What is asked now decides the kind ('언제부터?' after a 'why' question).
+        joint = self.index.join(before, query)
         if _bare(query) or (swapped and query.only_entities):
             # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
@@ -246,6 +252,16 @@ class Engine:
             if c.intent_id not in best or score > best[c.intent_id].score:
                 best[c.intent_id] = replace(c, score=score)
         return sorted(best.values(), key=lambda c: -c.score)
+
+    def _may_lean_on(self, query: Query, candidates: list[Candidate]) -> bool:
+        """Is the question possibly a continuation? A short one, one naming only a thing or
+        asking only 'when?', or one not understood confidently on its own; a longer
+        question answered confidently by itself is read by itself (and twice as fast)."""
+        return (
+            len(query.content_stems) <= SHORT_QUESTION
+            or query.only_entities
+            or candidates[0].score < self.thresholds.answer * 100
+        )
 
     def _swap_entities(self, earlier: str, query: Query) -> tuple[str, bool]:
         """The earlier question with the things it named replaced by the one named now
@@ -279,9 +295,7 @@ class Engine:
         related) gain, the previous one a little; bare question words ('언제부터?',
         '누가?') lean on the context much more, since they name no topic."""
         prev = self.index.intents[previous.intent_id]
-        near = set(prev.related) | {
-            i.id for i in self.index.intents.values() if i.category == prev.category
-        }
+        near = set(prev.related) | self._by_category.get(prev.category, set())
         marked = any(m in f"{query.cleaned} " for m in FOLLOW_UP_MARKERS)
         if _bare(query):
             boost = 15.0
@@ -345,9 +359,12 @@ class Engine:
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:
             asked = text[:MAX_QUESTION_CHARS]
+            prepared: Query | None = query
             if previous is not None and (reason != "matched" or len(query.content_stems) <= 1):
+                # A follow-up is remembered with what it continued ('카톡은?' alone says little).
                 asked = f"{previous.question} {asked}"[-MAX_QUESTION_CHARS:]
-            memory.remember(conversation, Turn(intent_id, entity_id, now, asked))
+                prepared = None
+            memory.remember(conversation, Turn(intent_id, entity_id, now, asked, prepared))
         return compose_answer(self, text, intent_id, entity_id, confidence, english, candidates)
 
     def answer_intent(

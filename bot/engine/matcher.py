@@ -19,7 +19,7 @@ import re
 from array import array
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import numpy as np
@@ -322,7 +322,7 @@ _KIND_USUAL = 0.05
 PENALISED_KINDS = frozenset({"time", "date", "length", "amount", "person"})
 _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one
 _PRUNE_SLACK = 10.0
-_PRUNE_KEEP = 1500  # points: the follow-up bonus a candidate may still receive
+_PRUNE_KEEP = 200  # phrasings compared as text at most (no answer changes from 1,500 down to 100)
 _UNCOVERED = "\x00"  # marks a run of letters a split could not explain
 _EMPTY = (
     np.zeros(0, dtype=np.intp),
@@ -391,14 +391,19 @@ class MatchIndex:
     verb_keys: dict[str, list[str]] = field(default_factory=dict)
     word_groups: dict[str, str] = field(default_factory=dict)  # word -> its group's word
     # character n-gram -> (utterance positions, TF-IDF weights), rows L2-normalised
-    ngram_postings: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ngram_postings: PackedPostings = field(default_factory=lambda: PackedPostings({}))
     ngram_idf: dict[str, float] = field(default_factory=dict)
     not_covered_forms: list[tuple[str, str]] = field(default_factory=list)
     split_vocabulary: set[str] | None = None  # while building: words shared by two intents
     known_years: set[str] = field(default_factory=set)
     known_dates: set[tuple[int, int]] = field(default_factory=set)
-    # syllable -> two-syllable words of the vocabulary containing it, for typos of short words
-    two_syllable: dict[str, list[str]] = field(default_factory=dict)
+    # (length, position, syllable) -> short words of the vocabulary, for typos
+    syllable_index: dict[tuple[int, int, str], list[str]] = field(default_factory=dict)
+    # length in jamo -> positions in term_jamo: fuzzy matching looks only where it can reach
+    jamo_by_length: dict[int, list[int]] = field(default_factory=dict)
+    _reachable_cache: dict[tuple[int, float], tuple[list[int], list[str]]] = field(
+        default_factory=dict, repr=False
+    )
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     max_idf: float = 1.0
@@ -412,7 +417,7 @@ class MatchIndex:
     # while building: (intent, stems) of every phrasing and keyword, for the centroids
     _intent_texts: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
-    centroid_postings: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    centroid_postings: PackedPostings = field(default_factory=lambda: PackedPostings({}))
     centroid_idf: dict[str, float] = field(default_factory=dict)
     centroid_unseen: float = 1.0
 
@@ -476,9 +481,12 @@ class MatchIndex:
                 index.prefixes.setdefault(term[:n], []).append(term)
         index.term_jamo = [to_jamo(t) for t in index.term_list]
         for term in index.term_list:
-            if len(term) == 2 and _HANGUL_RE.match(term):
-                for syllable in dict.fromkeys(term):
-                    index.two_syllable.setdefault(syllable, []).append(term)
+            if 2 <= len(term) <= 4 and _HANGUL_RE.match(term):
+                for position, syllable in enumerate(term):
+                    place = (len(term), position, syllable)
+                    index.syllable_index.setdefault(place, []).append(term)
+        for position, jamo in enumerate(index.term_jamo):
+            index.jamo_by_length.setdefault(len(jamo), []).append(position)
         for term in index.term_list:
             key = verb_key(term)
             if key is not None:
@@ -643,10 +651,7 @@ class MatchIndex:
                 positions, weights = rows[gram]
                 positions.append(position)
                 weights.append(value / norm)  # stored as float32
-        self.ngram_postings = {
-            gram: (_int32s(positions), _float32s(weights))
-            for gram, (positions, weights) in rows.items()
-        }
+        self.ngram_postings = PackedPostings(rows)
 
     def _build_centroids(self) -> None:
         """Per intent, the centroid of its phrasings' and keywords' TF-IDF vectors (words
@@ -696,15 +701,10 @@ class MatchIndex:
 
     def _centroid_cosine(self, query: Query) -> np.ndarray:
         """Per intent, the cosine of the question to the intent's centroid (0..1)."""
-        scores = np.zeros(len(self._group_ids), dtype=np.float64)
         vector = _tfidf(
             _centroid_features(list(query.stems)), self.centroid_idf, self.centroid_unseen
         )
-        for f, value in vector.items():
-            if f in self.centroid_postings:
-                groups, weights = self.centroid_postings[f]
-                scores[groups] += weights * value
-        return scores
+        return self.centroid_postings.accumulate(vector.items(), len(self._group_ids))
 
     def _ngram_cosine(self, query: Query) -> np.ndarray:
         scores = np.zeros(len(self.utterance_compact), dtype=np.float64)
@@ -720,11 +720,9 @@ class MatchIndex:
             if g not in self.ngram_idf
         )
         norm = math.sqrt(norm * norm + unseen)
-        for gram, value in vector.items():
-            positions, weights = self.ngram_postings[gram]
-            # Positions are unique within one posting list: fancy indexing is exact here.
-            scores[positions] += weights * (value / norm)
-        return scores
+        return self.ngram_postings.accumulate(
+            ((gram, value / norm) for gram, value in vector.items()), len(scores)
+        )
 
     def _finalize(self) -> None:
         starts = [0]
@@ -788,20 +786,22 @@ class MatchIndex:
         before a particle is stripped from what is really part of the word."""
         if not (2 <= len(word) <= 4) or not _HANGUL_RE.match(word):
             return None
+        # A slip changes one syllable: the candidates are the known words of the same
+        # length sharing a syllable in the same place (a handful, even on a large base).
+        candidates = {
+            term
+            for position, syllable in enumerate(word)
+            for term in self.syllable_index.get((len(word), position, syllable), ())
+            if term != word
+        }
         if len(word) == 2:
             # Two syllables are too short for a similarity cutoff ('멋시' and '몇시' share
-            # 3 of 5 letters): a known word one plausible slip away, sharing a syllable.
-            for term in self.two_syllable.get(word[0], []) + self.two_syllable.get(word[1], []):
-                if term != word and plausible_typo(word, term):
-                    return term
-            return None
-        best = process.extractOne(
-            to_jamo(word), self.term_jamo, scorer=fuzz.ratio, processor=None, score_cutoff=75
-        )
-        if best is None:
-            return None
-        term = self.term_list[best[2]]
-        return term if plausible_typo(word, term) else None
+            # 3 of 5 letters): any known word one plausible slip away.
+            return next((t for t in sorted(candidates) if plausible_typo(word, t)), None)
+        jamo = to_jamo(word)
+        scored = [(fuzz.ratio(jamo, to_jamo(t)), t) for t in sorted(candidates)]
+        best = max(((r, t) for r, t in scored if r >= 75), default=None)
+        return best[1] if best is not None and plausible_typo(word, best[1]) else None
 
     def _canonical(self, word: str) -> str:
         """The group word standing for `word` ('정상화' -> '복구'), or the word itself."""
@@ -867,6 +867,21 @@ class MatchIndex:
             found.append(piece)
         return found
 
+    def join(self, earlier: Query, later: Query) -> Query:
+        """Two questions read as one ('재난관리시스템엔 왜 들어갔어?' + '언제부터?'); what
+        the later one asks (its kind, its language) decides."""
+        return replace(
+            later,
+            original=f"{earlier.original} {later.original}",
+            cleaned=f"{earlier.cleaned} {later.cleaned}",
+            stems=earlier.stems + later.stems,
+            jamo=earlier.jamo + later.jamo,
+            jamo_words=f"{earlier.jamo_words} {later.jamo_words}".strip(),
+            entities=tuple(dict.fromkeys(earlier.entities + later.entities)),
+            content_stems=earlier.content_stems + later.content_stems,
+            kinds=later.kinds or earlier.kinds,
+        )
+
     def prepare(self, text: str) -> Query:
         """Normalise a question into a Query."""
         cleaned, stems, mentions = self._stems(text)
@@ -921,21 +936,38 @@ class MatchIndex:
         jamo = to_jamo(word)
         if len(jamo) >= 3 and not is_placeholder(word[0]):
             cutoff = 80.0 if len(jamo) <= 6 else _FUZZY_CUTOFF
+            reachable, reachable_jamo = self._reachable(len(jamo), cutoff)
             for _term, score, pos in process.extract(
                 jamo,
-                self.term_jamo,
+                reachable_jamo,
                 scorer=fuzz.ratio,
                 processor=None,
                 score_cutoff=cutoff,
                 limit=4,
             ):
-                term = self.term_list[pos]
+                term = self.term_list[reachable[pos]]
                 if len(word) <= 2 and _HANGUL_RE.match(word) and not plausible_typo(word, term):
                     continue
                 sim = score / 100.0
                 if sim > matches.get(term, 0.0):
                     matches[term] = sim
         return sorted(matches.items(), key=lambda item: -item[1])
+
+    def _reachable(self, length: int, cutoff: float) -> tuple[list[int], list[str]]:
+        """The known words a word of `length` jamo can match at `cutoff`: the ratio is at
+        most 200 * shorter / (both lengths). Worked out once per length and cutoff."""
+        key = (length, cutoff)
+        found = self._reachable_cache.get(key)
+        if found is None:
+            positions = sorted(
+                position
+                for other, positions in self.jamo_by_length.items()
+                if 200.0 * min(other, length) / (other + length) >= cutoff
+                for position in positions
+            )
+            found = (positions, [self.term_jamo[p] for p in positions])
+            self._reachable_cache[key] = found
+        return found
 
     def _term_coverage(self, query: Query) -> tuple[np.ndarray, tuple[str, ...]]:
         """Per utterance, the share (0..1) of the question's weight it explains: its own

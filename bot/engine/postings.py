@@ -10,7 +10,7 @@ when a key is read (a fraction of a microsecond, a few dozen per question).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar, overload
 
 import numpy as np
@@ -100,6 +100,27 @@ class PackedPostings(Mapping[str, Pair]):
             return default
         start, end = self._offsets[n], self._offsets[n + 1]
         return self._ids[start:end], self._weights[start:end]
+
+    def accumulate(self, items: Iterable[tuple[str, float]], size: int) -> np.ndarray:
+        """Sum over the given keys of value * weight, per id (0..size-1): a sparse vector
+        times these postings in a few numpy calls instead of one per key."""
+        starts: list[int] = []
+        lengths: list[int] = []
+        values: list[float] = []
+        for key, value in items:
+            n = self._rows.get(key)
+            if n is not None and self._offsets[n + 1] > self._offsets[n]:
+                starts.append(self._offsets[n])
+                lengths.append(self._offsets[n + 1] - self._offsets[n])
+                values.append(value)
+        if not starts:
+            return np.zeros(size, dtype=np.float64)
+        counts = np.array(lengths, dtype=np.intp)
+        begin = np.repeat(np.array(starts, dtype=np.intp) - np.cumsum(counts) + counts, counts)
+        index = begin + np.arange(int(counts.sum()), dtype=np.intp)
+        weights = self._weights[index] * np.repeat(np.array(values, dtype=np.float64), counts)
+        summed: np.ndarray = np.bincount(self._ids[index], weights=weights, minlength=size)
+        return summed
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows
