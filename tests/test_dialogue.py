@@ -6,6 +6,7 @@ import pytest
 
 from bot.engine.answers import Reply
 from bot.engine.dialogue import ConversationMemory, Engine, Turn
+from bot.knowledge.loader import Knowledge
 
 JSON_KEYS = {
     "question",
@@ -438,3 +439,17 @@ def test_reply_json_has_exactly_the_contract_keys(engine: Engine, question: str)
         assert data["entity"] is None
         assert data["source"] is None
         assert data["suggestions"] == [s.question for s in reply.suggestions]
+
+
+def test_a_turn_remembered_by_another_engine_is_read_afresh(
+    knowledge: Knowledge, engine: Engine
+) -> None:
+    # After a reload the new engine must not reuse the old one's normalised question:
+    # its entity marks may stand for other entities. The answer is the same either way.
+    memory = ConversationMemory()
+    engine.ask("카카오스토리는 언제 다시 됐어?", conversation="c", memory=memory, now=1.0)
+    other = Engine(knowledge)
+    assert other.serial != engine.serial
+    after = other.ask("카톡은?", conversation="c", memory=memory, now=2.0)
+    assert (after.kind, after.intent_id) == ("answer", "outage_end")
+    assert "10시 17분" in after.text

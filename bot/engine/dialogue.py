@@ -6,6 +6,7 @@ returns a `Reply` that every transport (CLI, terminal chat, Telegram) renders it
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +25,7 @@ from bot.knowledge.loader import Knowledge
 from bot.language.normalize import clean
 
 CANDIDATES = 50
+_SERIALS = itertools.count(1)
 # A follow-up read together with the previous question scores at most this share.
 JOINT_WEIGHT = 0.85
 SHORT_QUESTION = 3  # content words: at most this many may continue the previous question
@@ -85,7 +87,8 @@ class Turn:
     # The question as understood (with its own context, for a follow-up): the next
     # follow-up is read in its light ('언제부터?' after '재난관리시스템엔 왜 들어갔어?').
     question: str = ""
-    prepared: Query | None = None  # that question, normalised (so it is not done twice)
+    prepared: Query | None = None  # that question, normalised (so it is not done twice) ...
+    engine: int = 0  # ... by this engine (after a reload, entity marks may mean others)
 
 
 class ConversationMemory:
@@ -133,6 +136,7 @@ class Engine:
         self.knowledge = knowledge
         self.thresholds = thresholds or Thresholds()
         self.index = MatchIndex.build(knowledge)
+        self.serial = next(_SERIALS)  # tells this engine's remembered turns from another's
         self._by_category: dict[str, set[str]] = {}
         for intent in self.index.intents.values():
             self._by_category.setdefault(intent.category, set()).add(intent.id)
@@ -237,7 +241,8 @@ class Engine:
         if query.content_stems and set(query.content_stems) <= set(candidates[0].unknown):
             return candidates  # nothing the knowledge knows ('asdf qwer'): no follow-up
         earlier, swapped = self._swap_entities(previous.question, query)
-        before = previous.prepared if previous.prepared is not None and not swapped else None
+        reusable = previous.engine == self.serial and not swapped
+        before = previous.prepared if reusable else None
         before = before or self.index.prepare(earlier[-MAX_QUESTION_CHARS:])
         # What is asked now decides the kind ('언제부터?' after a 'why' question).
         joint = self.index.join(before, query)
@@ -364,7 +369,9 @@ class Engine:
                 # A follow-up is remembered with what it continued ('카톡은?' alone says little).
                 asked = f"{previous.question} {asked}"[-MAX_QUESTION_CHARS:]
                 prepared = None
-            memory.remember(conversation, Turn(intent_id, entity_id, now, asked, prepared))
+            memory.remember(
+                conversation, Turn(intent_id, entity_id, now, asked, prepared, self.serial)
+            )
         return compose_answer(self, text, intent_id, entity_id, confidence, english, candidates)
 
     def answer_intent(
