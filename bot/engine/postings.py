@@ -19,7 +19,8 @@ _T = TypeVar("_T")
 Pair = tuple[np.ndarray, np.ndarray]
 
 
-def _offsets(lengths: list[int]) -> array[int]:
+def offsets_of(lengths: list[int]) -> array[int]:
+    """Where each of rows of these lengths starts in one flat array, and the total."""
     offsets = array("q", [0])
     total = 0
     for length in lengths:
@@ -36,7 +37,7 @@ class PackedIds(Mapping[str, np.ndarray]):
     def __init__(self, lists: Mapping[str, array[int]]) -> None:
         """From typed arrays ('i'), copied in the mapping's order."""
         self._rows = {key: n for n, key in enumerate(lists)}
-        self._offsets = _offsets([len(values) for values in lists.values()])
+        self._offsets = offsets_of([len(values) for values in lists.values()])
         self._ids = np.empty(self._offsets[-1], dtype=np.int32)
         for n, values in enumerate(lists.values()):
             self._ids[self._offsets[n] : self._offsets[n + 1]] = np.frombuffer(values, np.int32)
@@ -75,13 +76,23 @@ class PackedPostings(Mapping[str, Pair]):
     def __init__(self, lists: Mapping[str, tuple[array[int], array[float]]]) -> None:
         """From typed arrays ('i' ids, 'f' weights), copied in the mapping's order."""
         self._rows = {key: n for n, key in enumerate(lists)}
-        self._offsets = _offsets([len(ids) for ids, _weights in lists.values()])
+        self._offsets = offsets_of([len(ids) for ids, _weights in lists.values()])
         self._ids = np.empty(self._offsets[-1], dtype=np.int32)
         self._weights = np.empty(self._offsets[-1], dtype=np.float32)
         for n, (ids, weights) in enumerate(lists.values()):
             start, end = self._offsets[n], self._offsets[n + 1]
             self._ids[start:end] = np.frombuffer(ids, np.int32)
             self._weights[start:end] = np.frombuffer(weights, np.float32)
+
+    @classmethod
+    def packed(
+        cls, rows: dict[str, int], offsets: array[int], ids: np.ndarray, weights: np.ndarray
+    ) -> PackedPostings:
+        """From arrays already packed: key -> row, row n at offsets[n]:offsets[n + 1]."""
+        postings = cls.__new__(cls)
+        postings._rows, postings._offsets = rows, offsets
+        postings._ids, postings._weights = ids, weights
+        return postings
 
     def __getitem__(self, key: str) -> Pair:
         n = self._rows[key]
