@@ -540,9 +540,13 @@ class MatchIndex:
         self.utterance_words, self.utterance_compact = [], []
         self._utterance_positions = {}
         self._intent_texts = []
+        # One string object per distinct stem: the stems kept per phrasing for the
+        # centroids, the bags' keys and the postings' keys then share them (separate copies
+        # of every stem of every phrasing were tens of MB of the build's peak).
+        shared: dict[str, str] = {}
 
         def add_terms(intent_id: str, text: str, weight: float) -> list[str]:
-            stems = self._stems(text)[1]
+            stems = [shared.setdefault(s, s) for s in self._stems(text)[1]]
             bag = bags[intent_id]
             content = [s for s in stems if s not in FILLER_STEMS and not is_placeholder(s[0])]
             placeholders = [s for s in stems if is_placeholder(s[0])]
