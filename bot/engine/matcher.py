@@ -515,19 +515,32 @@ class MatchIndex:
         a large part of the build's peak."""
         self.vocabulary = frozenset(term for bag in bags.values() for term in bag)
         group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
-        per_term: dict[str, tuple[array[int], array[float]]] = {}  # float32 weights
+        # Sized first (per term, the intents using it), then filled in place: no pair of
+        # growing arrays per term that is then copied.
+        counts: dict[str, int] = {}
+        for intent_id, bag in bags.items():
+            if intent_id in group_of:
+                for term in bag:
+                    counts[term] = counts.get(term, 0) + 1
+        rows = {term: n for n, term in enumerate(counts)}
+        offsets = offsets_of(list(counts.values()))
+        del counts
+        ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
+        next_slot = offsets.tolist()
         for intent_id, bag in bags.items():
             group = group_of.get(intent_id)
             if group is None:
                 continue
             for term, weight in bag.items():
-                postings = per_term.get(term)
-                if postings is None:
-                    postings = per_term[term] = (array("i"), array("f"))
-                postings[0].append(group)
-                postings[1].append(weight)
-        self.intent_postings = PackedPostings(per_term)
-        del per_term
+                row = rows[term]
+                slot = next_slot[row]
+                next_slot[row] = slot + 1
+                ids[slot] = group
+                weights[slot] = weight  # stored as float32
+        del next_slot
+        self.intent_postings = PackedPostings.packed(
+            rows, offsets, _int32s(ids), _float32s(weights)
+        )
         self.utterance_postings = PackedIds(self._utterance_positions)
         self._utterance_positions = {}
 
@@ -680,30 +693,47 @@ class MatchIndex:
         group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
         texts = self._intent_texts
         self._intent_texts = []
+        groups = [group_of[intent_id] for intent_id, _stems in texts]
+        # Intent by intent (in group order), each intent's texts in their own order.
+        order = sorted(range(len(texts)), key=groups.__getitem__)
+        # Per feature: the texts using it (its IDF), and the intents using it (the length
+        # of its row: the postings are sized first, then filled in place).
         df: dict[str, int] = defaultdict(int)
-        for _intent_id, stems in texts:
-            for f in _centroid_features(stems):
+        rows: dict[str, int] = {}
+        lengths: list[int] = []
+        last_group: list[int] = []
+        for k in order:
+            group = groups[k]
+            for f in _centroid_features(texts[k][1]):
                 df[f] += 1
+                row = rows.get(f)
+                if row is None:
+                    rows[f] = len(lengths)
+                    lengths.append(1)
+                    last_group.append(group)
+                elif last_group[row] != group:
+                    last_group[row] = group
+                    lengths[row] += 1
         n_docs = max(1, len(texts))
         self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
         self.centroid_unseen = math.log((1 + n_docs) / 2) + 1.0  # as rare as the rarest
-        del df
-        groups = [group_of[intent_id] for intent_id, _stems in texts]
-        postings: dict[str, tuple[array[int], array[float]]] = {}  # float32 weights
+        del df, last_group
+        offsets = offsets_of(lengths)
+        del lengths
+        ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
+        next_slot = offsets.tolist()
         total: dict[str, float] = defaultdict(float)
 
         def add_centroid(group: int) -> None:
             norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
             for f, value in total.items():
-                entry = postings.get(f)
-                if entry is None:
-                    entry = postings[f] = (array("i"), array("f"))
-                entry[0].append(group)
-                entry[1].append(value / norm)
+                row = rows[f]
+                slot = next_slot[row]
+                next_slot[row] = slot + 1
+                ids[slot] = group
+                weights[slot] = value / norm  # stored as float32
             total.clear()
 
-        # Intent by intent (in group order), each intent's texts in their own order.
-        order = sorted(range(len(texts)), key=groups.__getitem__)
         for n, k in enumerate(order):
             features = _centroid_features(texts[k][1])
             vector = _tfidf(features, self.centroid_idf, self.centroid_unseen)
@@ -712,7 +742,9 @@ class MatchIndex:
             if n + 1 == len(order) or groups[order[n + 1]] != groups[k]:
                 add_centroid(groups[k])
         del texts
-        self.centroid_postings = PackedPostings(postings)
+        self.centroid_postings = PackedPostings.packed(
+            rows, offsets, _int32s(ids), _float32s(weights)
+        )
 
     def _centroid_cosine(self, query: Query) -> np.ndarray:
         """Per intent, the cosine of the question to the intent's centroid (0..1)."""
