@@ -18,7 +18,7 @@ import math
 import re
 from array import array
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -378,8 +378,9 @@ class MatchIndex:
     utterance_text: list[str] = field(default_factory=list)
     # each phrasing's stems in jamo, space-separated; without the spaces, its jamo text
     utterance_words: list[str] = field(default_factory=list)
-    # while building: each phrasing's stems joined, for the n-grams
-    utterance_compact: list[str] = field(default_factory=list, repr=False)
+    # while building: each phrasing's stems (the tuples _intent_texts holds), for the
+    # n-grams; joined only when counted, not kept joined as well (8 MB on 100x knowledge)
+    _utterance_stems: list[tuple[str, ...]] = field(default_factory=list, repr=False)
     # every word the knowledge uses, in the form questions are compared in
     vocabulary: frozenset[str] = frozenset()
     # term -> phrasings using it, and term -> (intents using it, with what weight)
@@ -416,7 +417,7 @@ class MatchIndex:
     # while building: term -> positions of the phrasings using it
     _utterance_positions: dict[str, array[int]] = field(default_factory=dict, repr=False)
     # while building: (intent, stems) of every phrasing and keyword, for the centroids
-    _intent_texts: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
+    _intent_texts: list[tuple[str, tuple[str, ...]]] = field(default_factory=list, repr=False)
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
     centroid_postings: PackedPostings = field(default_factory=lambda: PackedPostings({}))
     centroid_idf: dict[str, float] = field(default_factory=dict)
@@ -550,7 +551,7 @@ class MatchIndex:
         """Per intent, its words and their weights; records the phrasings as utterances."""
         bags: dict[str, dict[str, float]] = defaultdict(dict)
         self.utterance_intent, self.utterance_text = [], []
-        self.utterance_words, self.utterance_compact = [], []
+        self.utterance_words, self._utterance_stems = [], []
         self._utterance_positions = {}
         self._intent_texts = []
         # One string object per distinct stem: the stems kept per phrasing for the
@@ -558,8 +559,8 @@ class MatchIndex:
         # of every stem of every phrasing were tens of MB of the build's peak).
         shared: dict[str, str] = {}
 
-        def add_terms(intent_id: str, text: str, weight: float) -> list[str]:
-            stems = [shared.setdefault(s, s) for s in self._stems(text)[1]]
+        def add_terms(intent_id: str, text: str, weight: float) -> tuple[str, ...]:
+            stems = tuple(shared.setdefault(s, s) for s in self._stems(text)[1])
             bag = bags[intent_id]
             content = [s for s in stems if s not in FILLER_STEMS and not is_placeholder(s[0])]
             placeholders = [s for s in stems if is_placeholder(s[0])]
@@ -587,7 +588,7 @@ class MatchIndex:
                 jamo_stems = [to_jamo(s) for s in stems]
                 self.utterance_intent.append(intent.id)
                 self.utterance_text.append(text)
-                self.utterance_compact.append("".join(stems))
+                self._utterance_stems.append(stems)
                 self.utterance_words.append(" ".join(jamo_stems))
             for keyword in intent.keywords:
                 add_terms(intent.id, keyword, _KEYWORD_WEIGHT)
@@ -657,18 +658,19 @@ class MatchIndex:
         frequency), so the flat arrays are sized first and filled in place: no list per
         gram that is then copied (the two were 30 MB of the peak on 100x knowledge)."""
         df: dict[str, int] = defaultdict(int)
-        for words in self.utterance_compact:
-            for gram in _ngrams(words):
+        for stems in self._utterance_stems:
+            for gram in _ngrams("".join(stems)):
                 df[gram] += 1
-        n_docs = max(1, len(self.utterance_compact))
+        n_docs = max(1, len(self._utterance_stems))
         self.ngram_idf = {g: math.log((1 + n_docs) / (1 + c)) + 1.0 for g, c in df.items()}
         rows = {gram: n for n, gram in enumerate(self.ngram_idf)}
         offsets = offsets_of([df[gram] for gram in self.ngram_idf])
         del df
         ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
         next_slot = offsets.tolist()
-        for position, words in enumerate(self.utterance_compact):
-            vector = {g: c * self.ngram_idf[g] for g, c in _ngrams(words).items()}
+        for position, stems in enumerate(self._utterance_stems):
+            grams = _ngrams("".join(stems))
+            vector = {g: c * self.ngram_idf[g] for g, c in grams.items()}
             norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
             for gram, value in vector.items():
                 row = rows[gram]
@@ -679,7 +681,7 @@ class MatchIndex:
         self.ngram_postings = PackedPostings.packed(
             rows, offsets, _int32s(ids), _float32s(weights)
         )
-        self.utterance_compact = []  # 8 MB on 100x knowledge, not needed once counted
+        self._utterance_stems = []
 
     def _build_centroids(self) -> None:
         """Per intent, the centroid of its phrasings' and keywords' TF-IDF vectors (words
@@ -1140,7 +1142,7 @@ def _dates_in(cleaned: str) -> list[tuple[int, int]]:
     return dates
 
 
-def _centroid_features(stems: list[str]) -> dict[str, int]:
+def _centroid_features(stems: Sequence[str]) -> dict[str, int]:
     """Words, and character 1-3-grams within each word (padded: ' 장애 ')."""
     features: dict[str, int] = defaultdict(int)
     for word in stems:
