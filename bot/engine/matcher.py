@@ -18,7 +18,7 @@ import math
 import re
 from array import array
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -378,8 +378,9 @@ class MatchIndex:
     utterance_text: list[str] = field(default_factory=list)
     # each phrasing's stems in jamo, space-separated; without the spaces, its jamo text
     utterance_words: list[str] = field(default_factory=list)
-    # while building: each phrasing's stems joined, for the n-grams
-    utterance_compact: list[str] = field(default_factory=list, repr=False)
+    # while building: each phrasing's stems (the tuples _intent_texts holds), for the
+    # n-grams; joined only when counted, not kept joined as well (8 MB on 100x knowledge)
+    _utterance_stems: list[tuple[str, ...]] = field(default_factory=list, repr=False)
     # every word the knowledge uses, in the form questions are compared in
     vocabulary: frozenset[str] = frozenset()
     # term -> phrasings using it, and term -> (intents using it, with what weight)
@@ -416,7 +417,7 @@ class MatchIndex:
     # while building: term -> positions of the phrasings using it
     _utterance_positions: dict[str, array[int]] = field(default_factory=dict, repr=False)
     # while building: (intent, stems) of every phrasing and keyword, for the centroids
-    _intent_texts: list[tuple[str, list[str]]] = field(default_factory=list, repr=False)
+    _intent_texts: list[tuple[str, tuple[str, ...]]] = field(default_factory=list, repr=False)
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
     centroid_postings: PackedPostings = field(default_factory=lambda: PackedPostings({}))
     centroid_idf: dict[str, float] = field(default_factory=dict)
@@ -515,19 +516,32 @@ class MatchIndex:
         a large part of the build's peak."""
         self.vocabulary = frozenset(term for bag in bags.values() for term in bag)
         group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
-        per_term: dict[str, tuple[array[int], array[float]]] = {}  # float32 weights
+        # Sized first (per term, the intents using it), then filled in place: no pair of
+        # growing arrays per term that is then copied.
+        counts: dict[str, int] = {}
+        for intent_id, bag in bags.items():
+            if intent_id in group_of:
+                for term in bag:
+                    counts[term] = counts.get(term, 0) + 1
+        rows = {term: n for n, term in enumerate(counts)}
+        offsets = offsets_of(list(counts.values()))
+        del counts
+        ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
+        next_slot = offsets.tolist()
         for intent_id, bag in bags.items():
             group = group_of.get(intent_id)
             if group is None:
                 continue
             for term, weight in bag.items():
-                postings = per_term.get(term)
-                if postings is None:
-                    postings = per_term[term] = (array("i"), array("f"))
-                postings[0].append(group)
-                postings[1].append(weight)
-        self.intent_postings = PackedPostings(per_term)
-        del per_term
+                row = rows[term]
+                slot = next_slot[row]
+                next_slot[row] = slot + 1
+                ids[slot] = group
+                weights[slot] = weight  # stored as float32
+        del next_slot
+        self.intent_postings = PackedPostings.packed(
+            rows, offsets, _int32s(ids), _float32s(weights)
+        )
         self.utterance_postings = PackedIds(self._utterance_positions)
         self._utterance_positions = {}
 
@@ -537,12 +551,16 @@ class MatchIndex:
         """Per intent, its words and their weights; records the phrasings as utterances."""
         bags: dict[str, dict[str, float]] = defaultdict(dict)
         self.utterance_intent, self.utterance_text = [], []
-        self.utterance_words, self.utterance_compact = [], []
+        self.utterance_words, self._utterance_stems = [], []
         self._utterance_positions = {}
         self._intent_texts = []
+        # One string object per distinct stem: the stems kept per phrasing for the
+        # centroids, the bags' keys and the postings' keys then share them (separate copies
+        # of every stem of every phrasing were tens of MB of the build's peak).
+        shared: dict[str, str] = {}
 
-        def add_terms(intent_id: str, text: str, weight: float) -> list[str]:
-            stems = self._stems(text)[1]
+        def add_terms(intent_id: str, text: str, weight: float) -> tuple[str, ...]:
+            stems = tuple(shared.setdefault(s, s) for s in self._stems(text)[1])
             bag = bags[intent_id]
             content = [s for s in stems if s not in FILLER_STEMS and not is_placeholder(s[0])]
             placeholders = [s for s in stems if is_placeholder(s[0])]
@@ -570,7 +588,7 @@ class MatchIndex:
                 jamo_stems = [to_jamo(s) for s in stems]
                 self.utterance_intent.append(intent.id)
                 self.utterance_text.append(text)
-                self.utterance_compact.append("".join(stems))
+                self._utterance_stems.append(stems)
                 self.utterance_words.append(" ".join(jamo_stems))
             for keyword in intent.keywords:
                 add_terms(intent.id, keyword, _KEYWORD_WEIGHT)
@@ -640,18 +658,19 @@ class MatchIndex:
         frequency), so the flat arrays are sized first and filled in place: no list per
         gram that is then copied (the two were 30 MB of the peak on 100x knowledge)."""
         df: dict[str, int] = defaultdict(int)
-        for words in self.utterance_compact:
-            for gram in _ngrams(words):
+        for stems in self._utterance_stems:
+            for gram in _ngrams("".join(stems)):
                 df[gram] += 1
-        n_docs = max(1, len(self.utterance_compact))
+        n_docs = max(1, len(self._utterance_stems))
         self.ngram_idf = {g: math.log((1 + n_docs) / (1 + c)) + 1.0 for g, c in df.items()}
         rows = {gram: n for n, gram in enumerate(self.ngram_idf)}
         offsets = offsets_of([df[gram] for gram in self.ngram_idf])
         del df
         ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
         next_slot = offsets.tolist()
-        for position, words in enumerate(self.utterance_compact):
-            vector = {g: c * self.ngram_idf[g] for g, c in _ngrams(words).items()}
+        for position, stems in enumerate(self._utterance_stems):
+            grams = _ngrams("".join(stems))
+            vector = {g: c * self.ngram_idf[g] for g, c in grams.items()}
             norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
             for gram, value in vector.items():
                 row = rows[gram]
@@ -662,7 +681,7 @@ class MatchIndex:
         self.ngram_postings = PackedPostings.packed(
             rows, offsets, _int32s(ids), _float32s(weights)
         )
-        self.utterance_compact = []  # 8 MB on 100x knowledge, not needed once counted
+        self._utterance_stems = []
 
     def _build_centroids(self) -> None:
         """Per intent, the centroid of its phrasings' and keywords' TF-IDF vectors (words
@@ -676,30 +695,47 @@ class MatchIndex:
         group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
         texts = self._intent_texts
         self._intent_texts = []
+        groups = [group_of[intent_id] for intent_id, _stems in texts]
+        # Intent by intent (in group order), each intent's texts in their own order.
+        order = sorted(range(len(texts)), key=groups.__getitem__)
+        # Per feature: the texts using it (its IDF), and the intents using it (the length
+        # of its row: the postings are sized first, then filled in place).
         df: dict[str, int] = defaultdict(int)
-        for _intent_id, stems in texts:
-            for f in _centroid_features(stems):
+        rows: dict[str, int] = {}
+        lengths: list[int] = []
+        last_group: list[int] = []
+        for k in order:
+            group = groups[k]
+            for f in _centroid_features(texts[k][1]):
                 df[f] += 1
+                row = rows.get(f)
+                if row is None:
+                    rows[f] = len(lengths)
+                    lengths.append(1)
+                    last_group.append(group)
+                elif last_group[row] != group:
+                    last_group[row] = group
+                    lengths[row] += 1
         n_docs = max(1, len(texts))
         self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
         self.centroid_unseen = math.log((1 + n_docs) / 2) + 1.0  # as rare as the rarest
-        del df
-        groups = [group_of[intent_id] for intent_id, _stems in texts]
-        postings: dict[str, tuple[array[int], array[float]]] = {}  # float32 weights
+        del df, last_group
+        offsets = offsets_of(lengths)
+        del lengths
+        ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
+        next_slot = offsets.tolist()
         total: dict[str, float] = defaultdict(float)
 
         def add_centroid(group: int) -> None:
             norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
             for f, value in total.items():
-                entry = postings.get(f)
-                if entry is None:
-                    entry = postings[f] = (array("i"), array("f"))
-                entry[0].append(group)
-                entry[1].append(value / norm)
+                row = rows[f]
+                slot = next_slot[row]
+                next_slot[row] = slot + 1
+                ids[slot] = group
+                weights[slot] = value / norm  # stored as float32
             total.clear()
 
-        # Intent by intent (in group order), each intent's texts in their own order.
-        order = sorted(range(len(texts)), key=groups.__getitem__)
         for n, k in enumerate(order):
             features = _centroid_features(texts[k][1])
             vector = _tfidf(features, self.centroid_idf, self.centroid_unseen)
@@ -708,7 +744,9 @@ class MatchIndex:
             if n + 1 == len(order) or groups[order[n + 1]] != groups[k]:
                 add_centroid(groups[k])
         del texts
-        self.centroid_postings = PackedPostings(postings)
+        self.centroid_postings = PackedPostings.packed(
+            rows, offsets, _int32s(ids), _float32s(weights)
+        )
 
     def _centroid_cosine(self, query: Query) -> np.ndarray:
         """Per intent, the cosine of the question to the intent's centroid (0..1)."""
@@ -1104,7 +1142,7 @@ def _dates_in(cleaned: str) -> list[tuple[int, int]]:
     return dates
 
 
-def _centroid_features(stems: list[str]) -> dict[str, int]:
+def _centroid_features(stems: Sequence[str]) -> dict[str, int]:
     """Words, and character 1-3-grams within each word (padded: ' 장애 ')."""
     features: dict[str, int] = defaultdict(int)
     for word in stems:
