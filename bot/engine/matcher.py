@@ -25,7 +25,7 @@ from itertools import pairwise
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.engine.postings import PackedIds, PackedPostings, offsets_of
+from bot.engine.postings import PackedIds, PackedPostings, PostingsFiller
 from bot.knowledge.loader import Knowledge
 from bot.knowledge.schema import Entity, Intent
 from bot.language.entities import EntityMention, EntityRecognizer, is_placeholder, placeholder
@@ -524,24 +524,15 @@ class MatchIndex:
                 for term in bag:
                     counts[term] = counts.get(term, 0) + 1
         rows = {term: n for n, term in enumerate(counts)}
-        offsets = offsets_of(list(counts.values()))
+        filler = PostingsFiller(rows, list(counts.values()))
         del counts
-        ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
-        next_slot = offsets.tolist()
         for intent_id, bag in bags.items():
             group = group_of.get(intent_id)
             if group is None:
                 continue
             for term, weight in bag.items():
-                row = rows[term]
-                slot = next_slot[row]
-                next_slot[row] = slot + 1
-                ids[slot] = group
-                weights[slot] = weight  # stored as float32
-        del next_slot
-        self.intent_postings = PackedPostings.packed(
-            rows, offsets, _int32s(ids), _float32s(weights)
-        )
+                filler.add(rows[term], group, weight)
+        self.intent_postings = filler.done()
         self.utterance_postings = PackedIds(self._utterance_positions)
         self._utterance_positions = {}
 
@@ -664,23 +655,15 @@ class MatchIndex:
         n_docs = max(1, len(self._utterance_stems))
         self.ngram_idf = {g: math.log((1 + n_docs) / (1 + c)) + 1.0 for g, c in df.items()}
         rows = {gram: n for n, gram in enumerate(self.ngram_idf)}
-        offsets = offsets_of([df[gram] for gram in self.ngram_idf])
+        filler = PostingsFiller(rows, [df[gram] for gram in self.ngram_idf])
         del df
-        ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
-        next_slot = offsets.tolist()
         for position, stems in enumerate(self._utterance_stems):
             grams = _ngrams("".join(stems))
             vector = {g: c * self.ngram_idf[g] for g, c in grams.items()}
             norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
             for gram, value in vector.items():
-                row = rows[gram]
-                slot = next_slot[row]
-                next_slot[row] = slot + 1
-                ids[slot] = position
-                weights[slot] = value / norm  # stored as float32
-        self.ngram_postings = PackedPostings.packed(
-            rows, offsets, _int32s(ids), _float32s(weights)
-        )
+                filler.add(rows[gram], position, value / norm)
+        self.ngram_postings = filler.done()
         self._utterance_stems = []
 
     def _build_centroids(self) -> None:
@@ -720,20 +703,14 @@ class MatchIndex:
         self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
         self.centroid_unseen = math.log((1 + n_docs) / 2) + 1.0  # as rare as the rarest
         del df, last_group
-        offsets = offsets_of(lengths)
+        filler = PostingsFiller(rows, lengths)
         del lengths
-        ids, weights = array("i", [0]) * offsets[-1], array("f", [0.0]) * offsets[-1]
-        next_slot = offsets.tolist()
         total: dict[str, float] = defaultdict(float)
 
         def add_centroid(group: int) -> None:
             norm = math.sqrt(sum(v * v for v in total.values())) or 1.0
             for f, value in total.items():
-                row = rows[f]
-                slot = next_slot[row]
-                next_slot[row] = slot + 1
-                ids[slot] = group
-                weights[slot] = value / norm  # stored as float32
+                filler.add(rows[f], group, value / norm)
             total.clear()
 
         for n, k in enumerate(order):
@@ -744,9 +721,7 @@ class MatchIndex:
             if n + 1 == len(order) or groups[order[n + 1]] != groups[k]:
                 add_centroid(groups[k])
         del texts
-        self.centroid_postings = PackedPostings.packed(
-            rows, offsets, _int32s(ids), _float32s(weights)
-        )
+        self.centroid_postings = filler.done()
 
     def _centroid_cosine(self, query: Query) -> np.ndarray:
         """Per intent, the cosine of the question to the intent's centroid (0..1)."""
@@ -1167,17 +1142,6 @@ def _ngrams(text: str, sizes: tuple[int, ...] = (1, 2, 3)) -> dict[str, int]:
         for i in range(len(text) - n + 1):
             grams[text[i : i + n]] += 1
     return grams
-
-
-def _int32s(values: array[int]) -> np.ndarray:
-    """An int32 numpy view of a large typed array('i'), without a copy (the array is then
-    fixed in size). For small arrays a copy is smaller: a view costs about 500 bytes."""
-    return np.frombuffer(values, dtype=np.int32)
-
-
-def _float32s(values: array[float]) -> np.ndarray:
-    """A float32 numpy view of a large typed array('f'), without a copy."""
-    return np.frombuffer(values, dtype=np.float32)
 
 
 def _word_form(text: str) -> str:

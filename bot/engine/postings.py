@@ -29,7 +29,23 @@ def offsets_of(lengths: list[int]) -> array[int]:
     return offsets
 
 
-class PackedIds(Mapping[str, np.ndarray]):
+class _Rows:
+    """What both packings share: key -> row number, and the mapping methods on the keys."""
+
+    __slots__ = ()
+    _rows: dict[str, int]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class PackedIds(_Rows, Mapping[str, np.ndarray]):
     """key -> int32 ids, all in one array."""
 
     __slots__ = ("_ids", "_offsets", "_rows")
@@ -58,17 +74,8 @@ class PackedIds(Mapping[str, np.ndarray]):
             return default
         return self._ids[self._offsets[n] : self._offsets[n + 1]]
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._rows
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-
-class PackedPostings(Mapping[str, Pair]):
+class PackedPostings(_Rows, Mapping[str, Pair]):
     """key -> (int32 ids, float32 weights), all in two arrays."""
 
     __slots__ = ("_ids", "_offsets", "_rows", "_weights")
@@ -133,11 +140,33 @@ class PackedPostings(Mapping[str, Pair]):
         summed: np.ndarray = np.bincount(self._ids[index], weights=weights, minlength=size)
         return summed
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._rows
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
+class PostingsFiller:
+    """Rows of known lengths filled in place, in one flat pair of typed arrays: no growing
+    array per row that is then copied (most of an index build's peak on a large base)."""
 
-    def __len__(self) -> int:
-        return len(self._rows)
+    __slots__ = ("_ids", "_next", "_offsets", "_rows", "_weights")
+
+    def __init__(self, rows: dict[str, int], lengths: list[int]) -> None:
+        """`rows`: key -> row number; `lengths[n]`: how many entries row n will get."""
+        self._rows = rows
+        self._offsets = offsets_of(lengths)
+        self._next = self._offsets.tolist()
+        self._ids = array("i", [0]) * self._offsets[-1]
+        self._weights = array("f", [0.0]) * self._offsets[-1]
+
+    def add(self, row: int, id_: int, weight: float) -> None:
+        """The next entry of a row (entries keep the order they are added in)."""
+        slot = self._next[row]
+        self._next[row] = slot + 1
+        self._ids[slot] = id_
+        self._weights[slot] = weight  # stored as float32
+
+    def done(self) -> PackedPostings:
+        """The postings, viewing the filled arrays without a copy."""
+        return PackedPostings.packed(
+            self._rows,
+            self._offsets,
+            np.frombuffer(self._ids, dtype=np.int32),
+            np.frombuffer(self._weights, dtype=np.float32),
+        )
