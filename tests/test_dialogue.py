@@ -453,3 +453,11 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
     after = other.ask("카톡은?", conversation="c", memory=memory, now=2.0)
     assert (after.kind, after.intent_id) == ("answer", "outage_end")
     assert "10시 17분" in after.text
+
+
+@pytest.mark.parametrize(
+    "question", ["Why did it happen?", "why did that happen", "왜 그런 거야?"]
+)
+def test_a_bare_why_asks_for_the_cause(engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id) == ("answer", "official_cause")

@@ -112,6 +112,10 @@ FILLER_STEMS = frozenset(
         "뭐였",
         "뭐임",
         "뭔데",
+        "그런",
+        "그렇",
+        "그랬",
+        "그래",
         "알려준",
         "알려줄",
         "알려주실",
@@ -299,7 +303,6 @@ FILLER_STEMS = frozenset(
         "those",
         "when",
         "where",
-        "why",
     }
 )
 # Weights of where a word appears: how people ask, keywords, and the answer itself.
