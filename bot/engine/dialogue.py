@@ -271,27 +271,23 @@ class Engine:
     def _swap_entities(self, earlier: str, query: Query) -> tuple[str, bool]:
         """The earlier question with the things it named replaced by the one named now
         ('카카오스토리는 언제 다시 됐어?' + '카톡은?' -> '카톡은 언제 다시 됐어?')."""
-        if not query.entities:
+        if not query.mentions:
             return earlier, False
-        now = self.index.recognizer.replace(query.cleaned)[1]
-        text, before = clean(earlier), self.index.recognizer.replace(clean(earlier))[1]
-        if not now:
-            return earlier, False
+        named = query.mentions[0]
         # Only a thing of the same kind stands in: '카카오는 뭐래?' after a COVID question
         # asks about Kakao's view, not the same question with Kakao in COVID's place.
-        kind = self.index.entities[now[0].entity_id].kind
+        kind = self.index.entities[named.entity_id].kind
+        if kind is None:
+            return earlier, False
+        text = clean(earlier)
         others = [
             m
-            for m in before
-            if m.entity_id not in query.entities
-            and kind is not None
-            and self.index.entities[m.entity_id].kind == kind
+            for m in self.index.recognizer.replace(text)[1]
+            if m.entity_id not in query.entities and self.index.entities[m.entity_id].kind == kind
         ]
-        if not others:
-            return earlier, False
         for mention in others:
-            text = text.replace(mention.text, now[0].text)
-        return text, True
+            text = text.replace(mention.text, named.text)
+        return (text, True) if others else (earlier, False)
 
     def _in_context(
         self, query: Query, candidates: list[Candidate], previous: Turn

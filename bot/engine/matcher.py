@@ -318,11 +318,12 @@ _NGRAM_SHARE = 0.25
 # A question asking for a kind of answer (a time, a length, a reason) an intent is never
 # asked for loses this many points there; asked so in this share of its phrasings, none.
 _KIND_PENALTY = 12.0
-CENTROID_SHARE = 0.3
 _KIND_USUAL = 0.05
 # 'manner' (어떻게) goes with any fact: '어떻게 된 거야?'.
 # Nor does 'reason' (왜): any fact can be asked why ('택시 결제 왜 안 됐어?').
 PENALISED_KINDS = frozenset({"time", "date", "length", "amount", "person"})
+# Share of the score given to the cosine with each intent's centroid.
+CENTROID_SHARE = 0.3
 _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one
 _PRUNE_SLACK = 10.0
 _PRUNE_KEEP = 200  # phrasings compared as text at most (no answer changes from 1,500 down to 100)
@@ -350,6 +351,7 @@ class Query:
     decline_terms: tuple[str, ...] = ()
     not_covered: tuple[str, ...] = ()
     kinds: frozenset[str] = frozenset()  # what kind of answer it asks for (a time, a reason)
+    mentions: tuple[EntityMention, ...] = ()  # the names it uses, as typed
 
     @property
     def is_empty(self) -> bool:
@@ -625,15 +627,14 @@ class MatchIndex:
                 for kind in question_kinds(clean(text)) & PENALISED_KINDS:
                     counts[kind][group] += 1
         sizes = np.maximum(self._group_sizes, 1)
+        # A kind no intent answers (a count, when the article has none) says nothing.
         self.kind_fit = {
-            kind: np.minimum(1.0, c / sizes / _KIND_USUAL) for kind, c in counts.items()
+            kind: np.minimum(1.0, c / sizes / _KIND_USUAL) for kind, c in counts.items() if c.any()
         }
 
     def _kind_penalty(self, query: Query) -> np.ndarray | None:
         """Points off per intent that never answers the kind of thing the question asks."""
         fits = [self.kind_fit[k] for k in query.kinds if k in self.kind_fit]
-        # A kind no intent answers (a count, when the article has none) says nothing.
-        fits = [f for f in fits if f.max() > 0]
         if not fits:
             return None
         best: np.ndarray = np.maximum.reduce(fits) if len(fits) > 1 else fits[0]
@@ -932,6 +933,7 @@ class MatchIndex:
             decline_terms=declined,
             not_covered=uncovered,
             kinds=question_kinds(cleaned) & PENALISED_KINDS,
+            mentions=tuple(mentions),
         )
 
     def _term_matches(self, word: str) -> list[tuple[str, float]]:

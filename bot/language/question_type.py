@@ -34,7 +34,6 @@ _ENGLISH: dict[str, re.Pattern[str]] = {
     "person": re.compile(r"\bwho\b"),
     "manner": re.compile(r"\bhow\b(?! (?:long|much|many))"),
 }
-KINDS = tuple(_KOREAN)
 
 
 def question_kinds(cleaned: str) -> frozenset[str]:
