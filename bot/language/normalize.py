@@ -389,7 +389,7 @@ def _is_contracted(ch: str) -> bool:
 
 def strip_plain_past(word: str) -> str:
     """The plain past '-았다/-었다' ('터졌다' -> '터졌'); a bare '다' ends many nouns (바다)."""
-    if len(word) >= 2 and word[-1] == "다" and (ord(word[-2]) - HANGUL_BASE) % 28 == 20:
+    if len(word) >= 2 and word[-1] == "다" and _past_final(word[-2]):
         return word[:-1]
     return word
 
@@ -424,12 +424,15 @@ def stem_english(word: str) -> str:
     if word.endswith(("ss", "us", "is")):
         return word
     # British spellings read as American ones: 'apologise(d)' -> 'apologize(d)'.
-    for british, american in (("isation", "ization"), ("ise", "ize"), ("ised", "ized")):
+    for british, american in (
+        ("isation", "ization"),
+        ("ise", "ize"),
+        ("ised", "ized"),
+        ("ising", "izing"),
+    ):
         if word.endswith(british) and len(word) > len(british) + 3:
             word = word[: -len(british)] + american
             break
-    if word.endswith("ising") and len(word) > 8:
-        word = word[:-5] + "izing"
     for suffix, replacement in _ENGLISH_SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "es" and not word[:-2].endswith(("s", "x", "z", "ch", "sh")):
