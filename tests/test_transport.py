@@ -63,3 +63,41 @@ async def test_a_refused_connection_is_a_network_error(bot_token: str) -> None:
 async def test_requests_fail_clearly_before_initialize() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await AiohttpRequest().do_request("http://127.0.0.1:9/x", "GET")
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_the_proxy_in_the_environment_is_used(
+    emulator: BotApiEmulator, bot_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.add_user(USER)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = Bot(bot_token, base_url=emulator.base_url, request=AiohttpRequest())
+    await client.request.initialize()
+    try:
+        with pytest.raises(NetworkError):  # the proxy is down, so the request went to it
+            await client.get_chat(USER)
+        assert not emulator.calls_to("getChat")
+    finally:
+        await client.request.shutdown()
+
+
+async def test_no_proxy_in_the_environment_goes_direct(
+    emulator: BotApiEmulator, bot_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.add_user(USER)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = Bot(bot_token, base_url=emulator.base_url, request=AiohttpRequest())
+    await client.request.initialize()
+    try:
+        chat = await client.get_chat(USER)
+        assert chat.id == USER
+    finally:
+        await client.request.shutdown()

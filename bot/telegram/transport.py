@@ -13,10 +13,12 @@ to PTB, which turns Telegram's errors into exceptions exactly as before.
 from __future__ import annotations
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 NOT_SENT = (
     "Connection timeout: no free connection to the Bot API (pool full or connecting too "
@@ -55,6 +57,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -67,8 +70,26 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.connection_pool_size),
                 headers={"User-Agent": self.USER_AGENT},
-                trust_env=True,  # HTTPS_PROXY and friends, as httpx honours them
+                # Proxies come from _proxy_for: with trust_env, aiohttp reads the
+                # environment and ~/.netrc again for every request, in a worker thread.
+                trust_env=False,
             )
+
+    def _proxy_for(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The proxy the environment asks for (HTTPS_PROXY, NO_PROXY and friends, as httpx
+        honours them), looked up once per scheme and host: the bot talks to one."""
+        parsed = URL(url)
+        origin = f"{parsed.scheme}://{parsed.host}:{parsed.port}"
+        found = self._proxies.get(origin)
+        if found is None:
+            try:
+                proxy, auth = get_env_proxy_for_url(parsed)
+            except LookupError:
+                found = (None, None)
+            else:
+                found = (proxy, auth)
+            self._proxies[origin] = found
+        return found
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -109,8 +130,11 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
+        proxy, proxy_auth = self._proxy_for(url)
         try:
-            async with session.request(method, url, data=data, timeout=timeout) as response:
+            async with session.request(
+                method, url, data=data, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
                 return response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as exc:
             raise TimedOut(NOT_SENT) from exc
