@@ -10,7 +10,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.engine.answers import (
     Reply,
@@ -228,7 +228,7 @@ class Engine:
             if top.score - c.score > SPECIFIC_MARGIN:
                 break
             if specific(c):
-                lifted = replace(c, score=top.score)
+                lifted = c.rescored(top.score)
                 return [lifted, *candidates[:n], *candidates[n + 1 :]]
         return candidates
 
@@ -255,7 +255,7 @@ class Engine:
         for c in self.index.score(joint, limit=CANDIDATES):
             score = c.score * JOINT_WEIGHT
             if c.intent_id not in best or score > best[c.intent_id].score:
-                best[c.intent_id] = replace(c, score=score)
+                best[c.intent_id] = c.rescored(score)
         return sorted(best.values(), key=lambda c: -c.score)
 
     def _may_lean_on(self, query: Query, candidates: list[Candidate]) -> bool:
@@ -311,7 +311,7 @@ class Engine:
             return boost if c.intent_id in near else 0.0
 
         return sorted(
-            (replace(c, score=min(100.0, c.score + bonus(c))) for c in candidates),
+            (c.rescored(min(100.0, c.score + bonus(c))) for c in candidates),
             key=lambda c: -c.score,
         )
 
