@@ -417,3 +417,17 @@ def test_normalize_flags_english(text: str, english: bool) -> None:
 )
 def test_clean_joins_two_word_english_verbs(text: str, expected: str) -> None:
     assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("뭔일임", "무슨 일임"),
+        ("먼일이야??", "무슨 일이야"),
+        ("무슨일 있었어", "무슨 일 있었어"),
+        ("뭔가 이상해", "뭔가 이상해"),  # not 'what matter'
+        ("누군일", "누군일"),  # 뭔 inside another word
+    ],
+)
+def test_clean_spaces_a_fused_what_happened(text: str, expected: str) -> None:
+    assert clean(text) == expected

@@ -455,7 +455,6 @@ _COLLOQUIAL = {
     "암튼": "아무튼",
     "되고": "되",
     "안되고": "안되",
-    "뭔일": "무슨일",
 }
 
 
@@ -573,11 +572,15 @@ def is_mostly_latin(text: str) -> bool:
 
 # English verbs of two words that mean one thing: 'log in' and 'login' alike.
 _PHRASAL_RE = re.compile(r"\b(?:log|logg(?:ed|ing)|sign(?:ed|ing)?)\s+(?:in|on)\b")
+# 'what happened' typed as one word ('뭔일임', '무슨일', '먼일이야'): the question word is
+# filler and 일 the topic, as when they are spaced.
+_WHAT_MATTER_RE = re.compile(r"(?<![가-힣])(?:무슨|뭔|먼)(?=일)")
 
 
 def clean(text: str) -> str:
     """NFKC, case folding, noise removal and elongation squeezing, in that order."""
-    return _PHRASAL_RE.sub("login", squeeze_repeats(strip_noise(nfkc(text))))
+    squeezed = squeeze_repeats(strip_noise(nfkc(text)))
+    return _WHAT_MATTER_RE.sub("무슨 ", _PHRASAL_RE.sub("login", squeezed))
 
 
 @dataclass(frozen=True)
