@@ -17,6 +17,7 @@ from bot.language.normalize import (
     squeeze_repeats,
     stem,
     strip_ending,
+    strip_light_verb,
     strip_noise,
     strip_particle,
     to_jamo,
@@ -243,6 +244,9 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("사이", "사이"),
         ("막혔었나", "막혔"),  # the past perfect
         ("했었어", "했"),
+        ("답했나요", "답"),  # a one-syllable noun before 했
+        ("말했어", "말"),
+        ("뭐했어", "뭐"),
         ("apologise", "apologize"),  # British spelling
         ("organisation", "organization"),
     ],
@@ -431,3 +435,11 @@ def test_clean_joins_two_word_english_verbs(text: str, expected: str) -> None:
 )
 def test_clean_spaces_a_fused_what_happened(text: str, expected: str) -> None:
     assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("사과했", "사과"), ("답했", "답"), ("말했던", "말"), ("안했", "안했"), ("못했", "못했")],
+)
+def test_strip_light_verb_keeps_a_negation_whole(word: str, expected: str) -> None:
+    assert strip_light_verb(word) == expected

@@ -399,9 +399,18 @@ def strip_light_verb(word: str) -> str:
     if not word:
         return word
     for light in _LIGHT_VERBS_BY_END.get(word[-1], ()):
-        if word.endswith(light) and len(word) - len(light) >= 2:
-            return word[: -len(light)]
+        if not word.endswith(light):
+            continue
+        rest = word[: -len(light)]
+        if len(rest) >= 2 or (
+            len(rest) == 1 and light.startswith("했") and rest not in _NOT_A_NOUN
+        ):
+            return rest  # '답했' -> '답', as '대답했' -> '대답'
     return word
+
+
+# One-syllable words before 했 that are no noun ('안 했', '뭐 했').
+_NOT_A_NOUN = frozenset("안못잘뭐다또좀왜더덜꼭막딱쫌걍")
 
 
 # Every spelling (and common misspelling) of 되- forms reads as '되': 됐/됬/됫/돼/됨/된.
