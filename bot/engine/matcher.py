@@ -665,7 +665,7 @@ class MatchIndex:
         n_docs = max(1, len(self._utterance_stems))
         self.ngram_idf = {g: math.log((1 + n_docs) / (1 + c)) + 1.0 for g, c in df.items()}
         rows = {gram: n for n, gram in enumerate(self.ngram_idf)}
-        filler = PostingsFiller(rows, [df[gram] for gram in self.ngram_idf])
+        filler = PostingsFiller(rows, [df[gram] for gram in self.ngram_idf], unit=True)
         del df
         for position, stems in enumerate(self._utterance_stems):
             grams = _ngrams("".join(stems))
@@ -713,7 +713,7 @@ class MatchIndex:
         self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
         self.centroid_unseen = math.log((1 + n_docs) / 2) + 1.0  # as rare as the rarest
         del df, last_group
-        filler = PostingsFiller(rows, lengths)
+        filler = PostingsFiller(rows, lengths, unit=True)  # unit vectors
         del lengths
         total: dict[str, float] = defaultdict(float)
 
