@@ -13,10 +13,11 @@ import click
 
 from bot.config import Settings
 from bot.engine.answers import Reply
+from bot.engine.dialogue import Engine
 from bot.errors import BotError, KnowledgeInvalid
 from bot.knowledge.loader import load_knowledge
 from bot.knowledge.store import KnowledgeStore
-from bot.service import KnowledgeService
+from bot.service import KnowledgeService, self_check, self_check_problems, thresholds_from
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ def cli(ctx: click.Context, knowledge_dir: Path | None, db_path: Path | None) ->
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Validate knowledge files (default: the knowledge folder); list every problem found."""
+    """Validate knowledge files (default: the knowledge folder) and self-check them as a
+    reload would (every phrasing must reach its own intent); list every problem found."""
     settings = _settings(ctx)
     targets = list(paths) or [settings.knowledge_dir]
     try:
@@ -78,6 +80,11 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             max_file_bytes=settings.max_file_bytes,
             max_aliases=settings.max_yaml_aliases,
         )
+        problems = self_check_problems(
+            knowledge, self_check(Engine(knowledge, thresholds_from(settings)))
+        )
+        if problems:
+            raise KnowledgeInvalid(problems)
     except KnowledgeInvalid as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -90,7 +97,8 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     entities = sum(len(f.entities) for f in knowledge.files)
     click.echo(
         f"OK: {len(knowledge.sources)} file(s), {intents} intents, {phrasings} phrasings, "
-        f"{entities} entities; every quote is verbatim in its source."
+        f"{entities} entities; every quote is verbatim in its source, and every phrasing "
+        "reaches its own intent."
     )
 
 

@@ -147,6 +147,19 @@ def self_check(engine: Engine) -> SelfCheck:
     return SelfCheck(total, tuple(failures))
 
 
+def self_check_problems(knowledge: Knowledge, check: SelfCheck) -> list[KnowledgeProblem]:
+    """The self-check's failures as problems naming the file, the intent and the field."""
+    return [
+        KnowledgeProblem(
+            file=str(source_file(knowledge, want)),
+            entry=f"intents (id={want})",
+            field="phrasings",
+            message=f"self-check: {phrasing!r} now reaches {got or 'nothing'}",
+        )
+        for phrasing, want, got in check.failures
+    ]
+
+
 def source_file(knowledge: Knowledge, intent_id: str) -> Path:
     """The file an intent comes from."""
     return knowledge.intents[intent_id][1].path
@@ -284,17 +297,7 @@ class KnowledgeService:
         engine = Engine(knowledge, thresholds_from(self.settings))
         check = self_check(engine)
         if require_self_check and check.failures:
-            raise KnowledgeInvalid(
-                [
-                    KnowledgeProblem(
-                        file=str(source_file(knowledge, want)),
-                        entry=f"intents (id={want})",
-                        field="phrasings",
-                        message=f"self-check: {phrasing!r} now reaches {got or 'nothing'}",
-                    )
-                    for phrasing, want, got in check.failures
-                ]
-            )
+            raise KnowledgeInvalid(self_check_problems(knowledge, check))
         previous = self._engine.knowledge if self._engine else None
         changed = previous is None or previous.content_hash != knowledge.content_hash
         if changed:

@@ -97,6 +97,24 @@ def test_check_lists_every_problem_on_stderr(broken_dir: Path, how: str) -> None
         assert sum(needle in line for line in lines) == 1
 
 
+def test_check_fails_a_phrasing_the_bot_would_not_answer(
+    knowledge_data: dict[str, Any], make_knowledge: Callable[..., Path]
+) -> None:
+    intents = {intent["id"]: intent for intent in knowledge_data["intents"]}
+    # 인스타 is a decline term (another service's outage): the bot would decline it.
+    declined = "인스타에도 사과문 올렸어?"
+    intents["apology"]["phrasings"].append(declined)
+    result = invoke("check", make_knowledge(knowledge_data, name="declined"))
+    assert result.exit_code == 1
+    assert "OK" not in result.stdout
+    problem, summary = result.stderr.splitlines()
+    assert YAML_NAME in problem
+    assert "intents (id=apology)" in problem
+    assert "phrasings" in problem
+    assert f"self-check: {declined!r} now reaches nothing" in problem
+    assert summary == "1 problem(s) found; fix them and run check again."
+
+
 def test_check_on_a_missing_folder_fails(tmp_path: Path) -> None:
     result = invoke("check", tmp_path / "nowhere")
     assert result.exit_code == 1
