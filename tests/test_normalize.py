@@ -265,6 +265,9 @@ def test_stem(word: str, expected: str) -> None:
         ("복구됐나요", ["복구"]),
         ("카톡", ["카톡"]),
         ("부터", ["부터"]),
+        ("언제부터였는데", ["언제", "부터"]),  # before a copula
+        ("몇시까지야", ["몇시", "까지"]),
+        ("부터야", ["부터"]),
     ],
 )
 def test_split_word_keeps_meaningful_particles(word: str, expected: list[str]) -> None:

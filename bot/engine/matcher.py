@@ -88,6 +88,8 @@ FILLER_STEMS = frozenset(
         "그래서",
         "그건",
         "그거",
+        "거기",  # 'there', pointing back like 그거: '언제부터 거기 들어갔는데?'
+        "여기",
         "그",
         "이건",
         "이거",
@@ -881,7 +883,9 @@ class MatchIndex:
                     # Kept: '뭐가' says what is asked, even if it is no topic word.
                     candidate = (covered + (j - i), [*flushed(pieces, run), stem(piece)], "")
                 elif piece in vocab or stem(piece) in vocab or stem(piece) in self.word_groups:
-                    candidate = (covered + (j - i), [*flushed(pieces, run), stem(piece)], "")
+                    # The known form: '들어' is a word of the knowledge, its stem '들' is not.
+                    known = piece if piece in vocab else stem(piece)
+                    candidate = (covered + (j - i), [*flushed(pieces, run), known], "")
                 else:
                     continue
                 if candidate[0] > best[j][0] or (

@@ -495,6 +495,10 @@ def split_word(word: str) -> list[str]:
             rest = stem(word[: -len(particle)]) or word[: -len(particle)]
             return [rest, particle]
     s = stem(word)
+    # The particle before a copula: '언제부터였는데' -> 언제, 부터; '몇시까지야' -> 몇시, 까지.
+    bare = s.removesuffix("였").removesuffix("이었")
+    if s != word and bare not in MEANINGFUL_PARTICLES and bare.endswith(MEANINGFUL_PARTICLES):
+        return split_word(bare)
     return [s] if s else []
 
 
