@@ -222,7 +222,8 @@ def test_the_same_follow_up_alone_is_read_on_its_own(
     ("first", "follow_up", "intent_id"),
     [
         # The follow-up names no topic: it is read together with the previous question.
-        ("카카오는 왜 재난관리시스템에 들어가 있어?", "언제부터 거기 들어갔는데?", "udms_history"),
+        ("카카오는 왜 재난관리시스템에 들어가 있어?", "언제부터 그랬는데?", "udms_history"),
+        ("카카오는 왜 재난관리시스템에 들어가 있어?", "그건 언제부터였는데?", "udms_history"),
         ("카카오가 사과했어?", "뭐라고?", "apology"),
     ],
 )
