@@ -1,7 +1,9 @@
-"""Two question sets written afterwards by other authors, from the article alone, without
-seeing the knowledge or the dev set: how well understanding generalises.
+"""Question sets written afterwards by other authors, from the article alone, without seeing
+the knowledge, the code or the dev set: how well understanding generalises.
 
 fresh1 was used to choose decision thresholds; fresh2 was only ever measured in aggregate.
+fresh3 came later (a third author, given also the list of intents and their answers): it was
+measured once before and once after the phrasings added with it, only in aggregate.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -18,8 +20,8 @@ from bot.knowledge.loader import Knowledge, phrasing_key
 
 DATA = Path(__file__).resolve().parent / "data"
 # name -> (in-scope accuracy, refusal rate, most wrong answers); measured today:
-# fresh1 90.6% / 95.0% / 6, fresh2 84.0% / 97.4% / 3.
-THRESHOLDS = {"fresh1": (0.89, 0.95, 6), "fresh2": (0.83, 0.95, 3)}
+# fresh1 91.8% / 95.0% / 5, fresh2 83.9% / 97.4% / 2, fresh3 88.5% / 92.9% / 9.
+THRESHOLDS = {"fresh1": (0.91, 0.95, 5), "fresh2": (0.83, 0.95, 2), "fresh3": (0.88, 0.92, 9)}
 
 
 @pytest.fixture(scope="module", params=sorted(THRESHOLDS))
