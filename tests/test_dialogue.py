@@ -49,6 +49,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("넌 누구야", "small_talk"),
         ("hello", "small_talk"),
         ("thanks", "small_talk"),
+        ("are you a real person or a bot?", "small_talk"),
+        ("who r u", "small_talk"),
         # gibberish
         ("ㅁㄴㅇㄹ", None),
         ("ㄱㄴㄷㄹ ㅂㅈㄷㄱ", None),
@@ -462,3 +464,18 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
 def test_a_bare_why_asks_for_the_cause(engine: Engine, question: str) -> None:
     reply = engine.ask(question)
     assert (reply.kind, reply.intent_id) == ("answer", "official_cause")
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [
+        ("can you tell me when kakaotalk was fixed?", "outage_end"),  # 'you', not about the bot
+        ("why did kakaotalk crash?", "official_cause"),  # crash: the outage
+        ("what theories were there about the cause", "speculated_cause"),  # theories: theory
+    ],
+)
+def test_english_questions_with_you_and_outage_words(
+    engine: Engine, question: str, intent_id: str
+) -> None:
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id) == ("answer", intent_id)

@@ -32,6 +32,9 @@ from bot.language.question_type import question_kinds
         ("Why did it happen?", "reason"),
         ("Who wrote the article?", "person"),
         ("How did users react?", "manner"),
+        ("KakaoStory reopened at what time?", "time"),  # the question phrase at the end
+        ("and it was down for how long", "length"),
+        ("the outage was on which date?", "date"),
     ],
 )
 def test_question_kinds_finds_the_kind_asked(question: str, kind: str) -> None:

@@ -7,6 +7,7 @@ returns a `Reply` that every transport (CLI, terminal chat, Telegram) renders it
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +37,8 @@ MAX_QUESTION_CHARS = 300
 ABOUT_THE_BOT = frozenset(
     {"너", "넌", "너는", "너가", "니가", "네가", "너의", "니", "너도", "너한테"}
 )
+# ... in English: 'are you a bot?', 'who are you', 'what's your name'.
+_ABOUT_THE_BOT_EN = re.compile(r" (?:are|r) (?:you|u) | who (?:are|r) (?:you|u) | your name ")
 # Words that ask "when/who/why/how much" without naming what about.
 QUESTION_WORDS = frozenset(
     {
@@ -174,7 +177,10 @@ class Engine:
             return query, [], None, 0.0, "not_covered"
         if query.content_stems and all(s in SMALL_TALK for s in query.content_stems):
             return query, [], None, 0.0, "small_talk"
-        if not query.entities and any(w in ABOUT_THE_BOT for w in query.cleaned.split()):
+        if not query.entities and (
+            any(w in ABOUT_THE_BOT for w in query.cleaned.split())
+            or _ABOUT_THE_BOT_EN.search(f" {query.cleaned} ")
+        ):
             # '넌 뭐하는 봇이야': a question about the bot itself, not about the incident.
             return query, [], None, 0.0, "small_talk"
 

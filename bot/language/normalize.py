@@ -424,13 +424,52 @@ def canonical_verb(word: str) -> str:
     return word
 
 
-_ENGLISH_SUFFIXES = (("n't", ""), ("'s", ""), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+_ENGLISH_SUFFIXES = (
+    ("n't", ""),
+    ("'s", ""),
+    ("ing", ""),
+    ("ed", ""),
+    ("ies", "y"),  # 'theories' -> 'theory'
+    ("es", ""),
+    ("s", ""),
+)
+# Words an ending rule would break: 'during' is no verb, 'news' no plural of 'new' (it would
+# read 'new years' as the article), 'promise' no British -ise.
+_ENGLISH_WHOLE = frozenset(
+    {
+        "during",
+        "morning",
+        "evening",
+        "thing",
+        "something",
+        "anything",
+        "nothing",
+        "everything",
+        "bring",
+        "spring",
+        "news",
+        "series",
+        "promise",
+        "premise",
+        "surprise",
+        "exercise",
+        "otherwise",
+        "expertise",
+        "precise",
+        "concise",
+        "enterprise",
+        "compromise",
+        "franchise",
+        "merchandise",
+        "paradise",
+    }
+)
 
 
 def stem_english(word: str) -> str:
     """A light English stemmer: 'recovered' -> 'recover', 'gifts' -> 'gift', 'features' ->
     'feature' (the same as 'feature'), 'coronavirus' and 'status' untouched."""
-    if word.endswith(("ss", "us", "is")):
+    if word.endswith(("ss", "us", "is")) or word in _ENGLISH_WHOLE:
         return word
     # British spellings read as American ones: 'apologise(d)' -> 'apologize(d)'.
     for british, american in (

@@ -34,6 +34,14 @@ _ENGLISH: dict[str, re.Pattern[str]] = {
     "person": re.compile(r"\bwho\b"),
     "manner": re.compile(r"\bhow\b(?! (?:long|much|many))"),
 }
+# Question phrases that ask wherever they stand ('KakaoStory reopened at what time?'); a
+# bare 'when' or 'how' further on is a conjunction.
+_ENGLISH_ANYWHERE: dict[str, re.Pattern[str]] = {
+    "time": re.compile(r"\b(?:at )?what time\b|\bwhich time\b"),
+    "date": re.compile(r"\bwhat (?:day|date)\b|\bwhich (?:day|date)\b"),
+    "length": re.compile(r"\bhow long\b|\bhow many (?:minutes|hours)\b"),
+    "amount": re.compile(r"\bhow (?:much|many)\b(?! (?:minutes|hours))"),
+}
 
 
 def question_kinds(cleaned: str) -> frozenset[str]:
@@ -46,6 +54,8 @@ def question_kinds(cleaned: str) -> frozenset[str]:
         # ('How did users react when it went down?').
         spaced = f" {' '.join(cleaned.split()[:4])} "
         kinds.update(kind for kind, pattern in _ENGLISH.items() if pattern.search(spaced))
+        whole = f" {' '.join(cleaned.split())} "
+        kinds.update(kind for kind, p in _ENGLISH_ANYWHERE.items() if p.search(whole))
     if "length" in kinds:
         kinds.discard("amount")  # '얼마나 걸렸어': the length, not a quantity
     return frozenset(kinds)
