@@ -26,6 +26,9 @@ from bot.evaluation import (
 from bot.knowledge.loader import Knowledge, phrasing_key
 
 DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
+# 90 English questions (70 in scope, 20 to decline) by another agent from the article and the
+# list of intents; used while working on English, so a second dev set, not a held-out one.
+ENGLISH_SET = DEV_SET.with_name("english.jsonl")
 
 KINDS = {
     "formal",
@@ -176,12 +179,22 @@ def test_every_example_is_measured(measured: Measured, examples: list[Example]) 
     assert sum(n for _, n in per_kind.values()) == len(examples)
 
 
-def test_no_dev_question_is_a_knowledge_phrasing(knowledge: Knowledge) -> None:
+@pytest.mark.parametrize("path", [DEV_SET, ENGLISH_SET], ids=["dev", "english"])
+def test_no_dev_question_is_a_knowledge_phrasing(knowledge: Knowledge, path: Path) -> None:
     known = {
         phrasing_key(text)
         for intent, _source in knowledge.intents.values()
         for text in [*intent.phrasings, intent.question, intent.question_en or ""]
         if text
     }
-    same = [e.question for e in read_examples(DEV_SET) if phrasing_key(e.question) in known]
+    same = [e.question for e in read_examples(path) if phrasing_key(e.question) in known]
     assert same == [], "dev questions must be written independently of the phrasings"
+
+
+def test_english_set(engine: Engine) -> None:
+    # Measured: in scope 84.3% (78.6% before the English work), refusals 100%, 0 wrong.
+    report = run_engine(engine, read_examples(ENGLISH_SET))
+    assert {o.example.kind for o in report.outcomes} == {"english"}
+    assert report.accuracy >= 0.84
+    assert report.refusal_rate >= 0.95
+    assert len(report.wrong_answers) <= 1, [o.example.question for o in report.wrong_answers]
