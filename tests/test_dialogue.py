@@ -75,6 +75,10 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("네이버 장애 원인", "other_incident"),
         ("텔레그램 먹통", "other_incident"),
         ("유튜브 장애 언제 복구됐어", "other_incident"),
+        ("2020년 5월에도 카톡 먹통 있지 않았어?", "other_incident"),  # a month it never names
+        ("was kakaotalk down again in april?", "other_incident"),
+        ("카톡 장애 난 날 날씨 어땠어?", "not_covered"),
+        ("해외에서도 카톡 안 됐어?", "not_covered"),
         ("페이스북 먹통", "other_incident"),
         ("SK C&C 화재", "other_incident"),
         ("구글 장애 원인", "other_incident"),
@@ -475,6 +479,21 @@ def test_a_bare_why_asks_for_the_cause(engine: Engine, question: str) -> None:
     ],
 )
 def test_english_questions_with_you_and_outage_words(
+    engine: Engine, question: str, intent_id: str
+) -> None:
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id) == ("answer", intent_id)
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [
+        ("How long was KakaoTalk down that Monday morning?", "outage_duration"),  # it was one
+        ("3월 2일 카톡 장애 몇 시에 복구됐어?", "outage_end"),  # the article's own month
+        ("2월 셋째 주 카톡 이용시간은?", "usage_stats"),  # ... and the statistics' month
+    ],
+)
+def test_months_and_days_the_article_names_are_answered(
     engine: Engine, question: str, intent_id: str
 ) -> None:
     reply = engine.ask(question)

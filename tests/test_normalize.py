@@ -451,3 +451,11 @@ def test_clean_spaces_a_fused_what_happened(text: str, expected: str) -> None:
 )
 def test_strip_light_verb_keeps_a_negation_whole(word: str, expected: str) -> None:
     assert strip_light_verb(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("해외", "해외"), ("대외적으로", "대외적으로"), ("왜에", "왜"), ("왜애애애", "왜")],
+)
+def test_squeeze_repeats_keeps_words_ending_in_oe(text: str, expected: str) -> None:
+    assert squeeze_repeats(text) == expected

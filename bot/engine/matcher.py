@@ -422,6 +422,7 @@ class MatchIndex:
     split_vocabulary: set[str] | None = None  # while building: words shared by two intents
     known_years: set[str] = field(default_factory=set)
     known_dates: set[tuple[int, int]] = field(default_factory=set)
+    known_months: set[int] = field(default_factory=set)  # months the article mentions at all
     # (length, position, syllable) -> short words of the vocabulary, for typos
     syllable_index: dict[tuple[int, int, str], list[str]] = field(default_factory=dict)
     # length in jamo -> positions in term_jamo: fuzzy matching looks only where it can reach
@@ -520,9 +521,11 @@ class MatchIndex:
         for doc in documents:
             index.known_years.update(_YEAR_RE.findall(doc))
             index.known_dates.update(_dates_in(clean(doc)))
+            index.known_months.update(_months_in(clean(doc)))
         for intent in intents.values():
             for text in [intent.answer, *(a.answer for a in intent.entity_answers)]:
                 index.known_dates.update(_dates_in(clean(text)))
+                index.known_months.update(_months_in(clean(text)))
         for term in decline:
             term_clean = clean(term)
             if term_clean:
@@ -940,6 +943,8 @@ class MatchIndex:
         content = tuple(s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS)
         years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
         dates = tuple(f"{m}/{d}" for m, d in _dates_in(cleaned) if (m, d) not in self.known_dates)
+        # A month the article never mentions ('2020년 5월에도 먹통 있었어?'): another time.
+        dates += tuple(f"{m}/*" for m in _months_in(cleaned) if m not in self.known_months)
         declined = _terms_in(cleaned, self.decline_forms)
         uncovered = _terms_outside_mentions(cleaned, mentions, self.not_covered_forms)
         jamo_stems = [to_jamo(s) for s in stems]
@@ -1146,6 +1151,36 @@ def _dates_in(cleaned: str) -> list[tuple[int, int]]:
         if name[:3] in _MONTHS and 1 <= int(number) <= 31:
             dates.append((_MONTHS.index(name[:3]) + 1, int(number)))
     return dates
+
+
+# A month on its own ('5월에도', 'in april'). English 'may' and 'march' are left out: both
+# are also words ('it may', 'a march'), and March is this incident's month anyway.
+_KO_MONTH_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월(?!\s*\d)")
+_EN_MONTH_RE = re.compile(
+    r"\b(january|february|april|june|july|august|september|october|november|december)\b"
+)
+_EN_MONTH_NAMES = (
+    "january",
+    "february",
+    "",
+    "april",
+    "",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+
+def _months_in(cleaned: str) -> list[int]:
+    """Months written in a cleaned text, with or without a day ('5월', '3월 2일', 'april')."""
+    months = [int(m) for m in _KO_MONTH_RE.findall(cleaned)]
+    months += [m for m, _d in _dates_in(cleaned)]
+    months += [_EN_MONTH_NAMES.index(name) + 1 for name in _EN_MONTH_RE.findall(cleaned)]
+    return months
 
 
 def _centroid_features(stems: Sequence[str]) -> dict[str, int]:

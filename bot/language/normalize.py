@@ -239,7 +239,8 @@ def strip_noise(text: str) -> str:
 
 
 # The vowel a syllable ends on, as heard: ㅙ ends on ㅐ, ㅑ on ㅏ, ㅐ and ㅔ sound alike.
-_VOWEL_SOUND = "ㅏㅐㅏㅐㅓㅐㅓㅐㅗㅏㅐㅐㅗㅜㅓㅐㅣㅜㅡㅣㅣ"
+# ㅚ stands for itself: 외 after 해, 내, 대 is a word (해외, 내외, 대외), not an echo.
+_VOWEL_SOUND = "ㅏㅐㅏㅐㅓㅐㅓㅐㅗㅏㅐㅚㅗㅜㅓㅐㅣㅜㅡㅣㅣ"
 
 
 def _vowel(ch: str) -> str | None:
