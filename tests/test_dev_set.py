@@ -26,9 +26,22 @@ from bot.evaluation import (
 from bot.knowledge.loader import Knowledge, phrasing_key
 
 DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
-# 90 English questions (70 in scope, 20 to decline) by another agent from the article and the
-# list of intents; used while working on English, so a second dev set, not a held-out one.
-ENGLISH_SET = DEV_SET.with_name("english.jsonl")
+# Focused sets by other agents, from the article and the list of intents (not the
+# phrasings), used while working on those kinds: more dev sets, not held-out ones.
+# name -> (kinds, in-scope accuracy, refusal rate or None, most wrong answers); measured:
+# english (90: 70 to answer, 20 to decline) 84.3%, 100%, 0 (78.6%, 95%, 1 before);
+# refusals (120: 80 to decline, 40 near the boundary to answer) 90.0%, 96.2%, 4 (87.5%,
+# 91.2%, 8 before); typos (119: typos, no spaces, noise) 92.4%, -, 2 (90.8%, -, 3 before).
+FOCUSED_SETS = {
+    "english": ({"english"}, 0.84, 0.95, 1),
+    "refusals": (
+        {"out_of_scope", "other_incident", "formal", "casual", "fragment", "english"},
+        0.89,
+        0.95,
+        4,
+    ),
+    "typos": ({"typo", "nospace", "noise"}, 0.92, None, 2),
+}
 
 KINDS = {
     "formal",
@@ -179,8 +192,9 @@ def test_every_example_is_measured(measured: Measured, examples: list[Example]) 
     assert sum(n for _, n in per_kind.values()) == len(examples)
 
 
-@pytest.mark.parametrize("path", [DEV_SET, ENGLISH_SET], ids=["dev", "english"])
-def test_no_dev_question_is_a_knowledge_phrasing(knowledge: Knowledge, path: Path) -> None:
+@pytest.mark.parametrize("name", ["dev", *FOCUSED_SETS])
+def test_no_dev_question_is_a_knowledge_phrasing(knowledge: Knowledge, name: str) -> None:
+    path = DEV_SET.with_name(f"{name}.jsonl")
     known = {
         phrasing_key(text)
         for intent, _source in knowledge.intents.values()
@@ -191,10 +205,12 @@ def test_no_dev_question_is_a_knowledge_phrasing(knowledge: Knowledge, path: Pat
     assert same == [], "dev questions must be written independently of the phrasings"
 
 
-def test_english_set(engine: Engine) -> None:
-    # Measured: in scope 84.3% (78.6% before the English work), refusals 100%, 0 wrong.
-    report = run_engine(engine, read_examples(ENGLISH_SET))
-    assert {o.example.kind for o in report.outcomes} == {"english"}
-    assert report.accuracy >= 0.84
-    assert report.refusal_rate >= 0.95
-    assert len(report.wrong_answers) <= 1, [o.example.question for o in report.wrong_answers]
+@pytest.mark.parametrize("name", sorted(FOCUSED_SETS))
+def test_focused_set(engine: Engine, name: str) -> None:
+    kinds, accuracy, refusals, wrong = FOCUSED_SETS[name]
+    report = run_engine(engine, read_examples(DEV_SET.with_name(f"{name}.jsonl")))
+    assert {o.example.kind for o in report.outcomes} <= kinds
+    assert report.accuracy >= accuracy
+    if refusals is not None:
+        assert report.refusal_rate >= refusals
+    assert len(report.wrong_answers) <= wrong, [o.example.question for o in report.wrong_answers]

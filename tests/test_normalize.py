@@ -321,6 +321,7 @@ def test_to_jamo_makes_a_typo_one_letter_away(a: str, b: str) -> None:
         ("결재", "결제"),
         ("몃", "몇"),
         ("언재", "언제"),
+        ("반웅", "반응"),  # ㅜ for ㅡ, next to each other on the keyboard
         ("장애", "장애"),  # no difference at all
     ],
 )

@@ -33,6 +33,9 @@ from bot.language.question_type import question_kinds
         ("Who wrote the article?", "person"),
         ("How did users react?", "manner"),
         ("KakaoStory reopened at what time?", "time"),  # the question phrase at the end
+        ("카톡 몇 시 몇 분에 먹통 됨?", "time"),  # the minute of a time
+        ("10시 몇분에 복구?", "time"),
+        ("몇분이나 뻗어있었던거임", "length"),
         ("and it was down for how long", "length"),
         ("the outage was on which date?", "date"),
     ],
@@ -49,6 +52,7 @@ def test_question_kinds_finds_the_kind_asked(question: str, kind: str) -> None:
         ("How long did it last?", "manner"),
         ("How many users were affected?", "manner"),
         ("How did users react when it went down?", "time"),  # 'when' as a conjunction
+        ("카톡 몇 시 몇 분에 먹통 됨?", "length"),  # not minutes of a length
     ],
 )
 def test_question_kinds_tells_similar_words_apart(question: str, absent: str) -> None:

@@ -566,6 +566,7 @@ _CONFUSABLE_VOWELS = {
     "ㅚ": "ㅙ",
     "ㅞ": "ㅙ",
     "ㅜ": "ㅗ",
+    "ㅡ": "ㅗ",  # next to ㅜ on the keyboard ('반웅' for '반응')
     "ㅕ": "ㅓ",
     "ㅢ": "ㅣ",
 }

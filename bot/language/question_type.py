@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 
 # Korean patterns are matched on the text without spaces ('몇 분' and '몇분' alike),
-# English ones on the text with single spaces. '몇 시간' is a length, '몇 시' a time.
+# English ones on the text with single spaces. '몇 시간' is a length, '몇 시' a time, and
+# so is '몇 시 몇 분' (the minute of a time, not minutes of a length).
 _KOREAN: dict[str, re.Pattern[str]] = {
-    "time": re.compile(r"언[제재졔]|[몇멫멧멋몃]시(?!간)|시각|시점|몇일날"),
+    "time": re.compile(r"언[제재졔]|[몇멫멧멋몃]시(?!간)|시[몇멫멧멋몃]분|시각|시점|몇일날"),
     "date": re.compile(r"며칠|몇일|날짜|[몇멫]월|요일|무슨날|어느날"),
     "length": re.compile(
-        r"얼마나(?:오래|동안|걸|길|지속|안[되됐된돼됬]|못|멈|먹통|뻗|마비|다운|끊)|[몇멫멧멋몃](?:분|시간|초)|동안|걸렸|걸린|걸리|걸려|오래"
+        r"얼마나(?:오래|동안|걸|길|지속|안[되됐된돼됬]|못|멈|먹통|뻗|마비|다운|끊)|(?<!시)[몇멫멧멋몃](?:분|초)|[몇멫멧멋몃]시간|동안|걸렸|걸린|걸리|걸려|오래"
     ),
     "amount": re.compile(r"얼마|[몇멫](?:명|개|퍼센트|프로|배)"),
     "reason": re.compile(r"왜|이유|원인"),
