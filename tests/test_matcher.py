@@ -377,6 +377,8 @@ def test_kakaostory_recovery_is_not_kakaotalk_recovery(engine: Engine) -> None:
         ("카카오 택시 결제", "kakao_t"),
         ("플러스 친구도 안 됐어?", "talk_channel"),
         ("질본 챗봇", "kdca"),
+        ("폰으로도 안됐어?", "mobile"),  # a one-syllable name with a two-particle ending
+        ("PC로만 됐어?", "pc"),
     ],
 )
 def test_entity_nicknames_are_recognised(engine: Engine, question: str, entity_id: str) -> None:

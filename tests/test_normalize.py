@@ -321,7 +321,6 @@ def test_to_jamo_makes_a_typo_one_letter_away(a: str, b: str) -> None:
         ("결재", "결제"),
         ("몃", "몇"),
         ("언재", "언제"),
-        ("반웅", "반응"),  # ㅜ for ㅡ, next to each other on the keyboard
         ("장애", "장애"),  # no difference at all
     ],
 )
@@ -337,6 +336,7 @@ def test_plausible_typo_accepts_one_slip(typed: str, word: str) -> None:
         ("사고", "사과"),
         ("장애", "장애인"),  # different length
         ("원인", "언인"),
+        ("사람도", "사람들"),  # 도 is a particle, not a slip of 들
         ("cat", "cut"),  # not Hangul
     ],
 )
@@ -460,3 +460,16 @@ def test_strip_light_verb_keeps_a_negation_whole(word: str, expected: str) -> No
 )
 def test_squeeze_repeats_keeps_words_ending_in_oe(text: str, expected: str) -> None:
     assert squeeze_repeats(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("로그인안됐어요", "로그인 안됐어요"),
+        ("카톡못됨", "카톡 못됨"),
+        ("불안했어", "불안했어"),  # 안 inside a word, no 되다 after it
+        ("편안돼", "편안돼"),  # one syllable before: part of the word
+    ],
+)
+def test_clean_parts_a_glued_negation(text: str, expected: str) -> None:
+    assert clean(text) == expected

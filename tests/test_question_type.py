@@ -36,6 +36,7 @@ from bot.language.question_type import question_kinds
         ("카톡 몇 시 몇 분에 먹통 됨?", "time"),  # the minute of a time
         ("10시 몇분에 복구?", "time"),
         ("몇분이나 뻗어있었던거임", "length"),
+        ("카톡 얼마나 오레 안됐어", "length"),  # a slip of 오래
         ("and it was down for how long", "length"),
         ("the outage was on which date?", "date"),
     ],

@@ -15,7 +15,7 @@ from bot.language.normalize import clean
 _PLACEHOLDER_BASE = 0xE000
 # Particles that may stick to a mention ('카스는', '플친도'): consumed with it.
 _TRAILING_PARTICLE = (
-    r"(?:에서는|에서도|으로는|이랑|하고|에서|에는|에도|은요|는요|으로"
+    r"(?:에서는|에서도|으로는|으로도|으로만|이랑|하고|에서|에는|에도|은요|는요|으로|로도|로만"
     r"|은|는|이|가|을|를|에|의|도|로|와|과|랑|만)?"
 )
 # Particles that also come off when the next word follows without a space ('카톡도먹통',

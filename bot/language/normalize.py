@@ -566,7 +566,6 @@ _CONFUSABLE_VOWELS = {
     "ㅚ": "ㅙ",
     "ㅞ": "ㅙ",
     "ㅜ": "ㅗ",
-    "ㅡ": "ㅗ",  # next to ㅜ on the keyboard ('반웅' for '반응')
     "ㅕ": "ㅓ",
     "ㅢ": "ㅣ",
 }
@@ -629,12 +628,15 @@ _PHRASAL_RE = re.compile(r"\b(?:log|logg(?:ed|ing)|sign(?:ed|ing)?)\s+(?:in|on)\
 # 'what happened' typed as one word ('뭔일임', '무슨일', '먼일이야'): the question word is
 # filler and 일 the topic, as when they are spaced.
 _WHAT_MATTER_RE = re.compile(r"(?<![가-힣])(?:무슨|뭔|먼)(?=일)")
+# A negated 되다 glued to the word before ('로그인안됐어', '카톡못됨'): two words.
+_GLUED_NEGATION_RE = re.compile(r"(?<=[가-힣]{2})(?=[안못][되됐된돼됬됨됏될])")
 
 
 def clean(text: str) -> str:
     """NFKC, case folding, noise removal and elongation squeezing, in that order."""
     squeezed = squeeze_repeats(strip_noise(nfkc(text)))
-    return _WHAT_MATTER_RE.sub("무슨 ", _PHRASAL_RE.sub("login", squeezed))
+    spaced = _GLUED_NEGATION_RE.sub(" ", _PHRASAL_RE.sub("login", squeezed))
+    return _WHAT_MATTER_RE.sub("무슨 ", spaced)
 
 
 @dataclass(frozen=True)
