@@ -79,6 +79,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("was kakaotalk down again in april?", "other_incident"),
         ("카톡 장애 난 날 날씨 어땠어?", "not_covered"),
         ("해외에서도 카톡 안 됐어?", "not_covered"),
+        ("그 뒤로 카톡 또 장애 있었어?", "other_incident"),  # another outage, later
+        ("해명한 카카오 관계자 이름이 뭐야?", "not_covered"),  # the article names no one
         ("페이스북 먹통", "other_incident"),
         ("SK C&C 화재", "other_incident"),
         ("구글 장애 원인", "other_incident"),
@@ -498,3 +500,9 @@ def test_months_and_days_the_article_names_are_answered(
 ) -> None:
     reply = engine.ask(question)
     assert (reply.kind, reply.intent_id) == ("answer", intent_id)
+
+
+def test_a_hypothetical_outage_is_not_another_incident(engine: Engine) -> None:
+    # '또 먹통 되면' (if it goes down again) asks about the disaster-response worry.
+    reply = engine.ask("재난 때 카톡 또 먹통 되면 어떡해?")
+    assert reply.reason != "other_incident"
