@@ -379,6 +379,8 @@ def test_kakaostory_recovery_is_not_kakaotalk_recovery(engine: Engine) -> None:
         ("질본 챗봇", "kdca"),
         ("폰으로도 안됐어?", "mobile"),  # a one-syllable name with a two-particle ending
         ("PC로만 됐어?", "pc"),
+        ("톡채녈도 안됬어?", "talk_channel"),  # one slip in a longer name
+        ("톡채녈", "talk_channel"),
     ],
 )
 def test_entity_nicknames_are_recognised(engine: Engine, question: str, entity_id: str) -> None:
@@ -495,3 +497,17 @@ def test_words_typed_together_or_mistyped_reach_known_words(
 ) -> None:
     prepared = engine.index.prepare(question)
     assert [s for s in prepared.stems if not is_placeholder(s[0])] == stems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "선물하지 못했어",  # not a slip of 선물하기 (ㅈ and ㄱ are no slip)
+        "카툭 언제 됐어",  # names of two syllables are too short to guess
+        "재난 문자 왔어",
+    ],
+)
+def test_words_that_are_no_slip_of_a_name_stay_as_typed(engine: Engine, text: str) -> None:
+    replaced, mentions = engine.index.recognizer.replace(text)
+    assert replaced == text
+    assert mentions == []

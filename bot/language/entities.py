@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.language.normalize import clean
+from bot.language.normalize import clean, plausible_typo
 
 _PLACEHOLDER_BASE = 0xE000
 # Particles that may stick to a mention ('카스는', '플친도'): consumed with it.
@@ -23,6 +23,11 @@ _TRAILING_PARTICLE = (
 _GLUED_PARTICLE = (
     r"(?:에서는|에서도|에서만|에서|에게|한테|보다|처럼|까지|부터|이랑|도|는|은|를|을|만|랑)"
 )
+
+
+_MIN_SLIP_NAME = 3
+_HANGUL_WORD_RE = re.compile(r"^[가-힣]+$")
+_PARTICLE_END_RE = re.compile(_TRAILING_PARTICLE.removesuffix("?") + "$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,12 @@ class EntityRecognizer:
                     self._alternatives.append((letters, index, pattern))
         self._alternatives.sort(key=lambda item: -len(item[0]))
         self._compiled = [re.compile(pattern) for _, _, pattern in self._alternatives]
+        # Korean names of three syllables or more, by length, for slips ('톡채녈'): shorter
+        # names are too close to ordinary words for a one-letter slip to be a name.
+        self._by_length: dict[int, list[tuple[str, int]]] = {}
+        for letters, index, _pattern_text in self._alternatives:
+            if len(letters) >= _MIN_SLIP_NAME and _HANGUL_WORD_RE.match(letters):
+                self._by_length.setdefault(len(letters), []).append((letters, index))
 
     def _present(self, compact: str) -> list[int]:
         """The names whose letters occur in the text (longest first): a few substring
@@ -85,6 +96,8 @@ class EntityRecognizer:
         where several names match at one place the longest wins, and matches never
         overlap. Each name's pattern is compiled once, when the recognizer is built (a
         regex compiled per question cost a millisecond for every new question)."""
+        if self._by_length:
+            cleaned = self._correct_slips(cleaned)
         present = self._present(cleaned.replace(" ", ""))
         if not present:
             return cleaned, []
@@ -106,3 +119,25 @@ class EntityRecognizer:
             position = end
         pieces.append(cleaned[position:])
         return " ".join("".join(pieces).split()), mentions
+
+    def _correct_slips(self, text: str) -> str:
+        """Words that are a name with one plausible slip, alone or with a particle
+        ('톡채녈도', '카카오스토르는'), spelt as the name: the exact pass then finds them
+        (and a shorter name inside them, '카카오', no longer takes them)."""
+        words = text.split()
+        changed = False
+        for n, word in enumerate(words):
+            if len(word) < _MIN_SLIP_NAME or not _HANGUL_WORD_RE.match(word):
+                continue
+            bare = _PARTICLE_END_RE.sub("", word)
+            for core in dict.fromkeys((word, bare)):
+                names = self._by_length.get(len(core), ())
+                if any(core == letters for letters, _index in names):
+                    break  # a name as it is
+                slipped = (letters for letters, _ in names if plausible_typo(core, letters))
+                name = next(slipped, None)
+                if name is not None:
+                    words[n] = name + word[len(core) :]
+                    changed = True
+                    break
+        return " ".join(words) if changed else text
