@@ -30,6 +30,11 @@ _HANGUL_WORD_RE = re.compile(r"^[가-힣]+$")
 _PARTICLE_END_RE = re.compile(_TRAILING_PARTICLE.removesuffix("?") + "$")
 
 
+def _masks(word: str) -> list[str]:
+    """The word with each of its letters in turn replaced by '?'."""
+    return [f"{word[:n]}?{word[n + 1 :]}" for n in range(len(word))]
+
+
 @dataclass(frozen=True)
 class EntityMention:
     entity_id: str
@@ -79,10 +84,15 @@ class EntityRecognizer:
         self._compiled = [re.compile(pattern) for _, _, pattern in self._alternatives]
         # Korean names of three syllables or more, by length, for slips ('톡채녈'): shorter
         # names are too close to ordinary words for a one-letter slip to be a name.
-        self._by_length: dict[int, list[tuple[str, int]]] = {}
-        for letters, index, _pattern_text in self._alternatives:
+        # Each such name under each of its letters masked ('톡?널'): a word's own masks
+        # then find the names one letter away in a few lookups.
+        self._names: set[str] = set()
+        self._by_mask: dict[str, list[str]] = {}
+        for letters, _index, _pattern_text in self._alternatives:
             if len(letters) >= _MIN_SLIP_NAME and _HANGUL_WORD_RE.match(letters):
-                self._by_length.setdefault(len(letters), []).append((letters, index))
+                self._names.add(letters)
+                for mask in _masks(letters):
+                    self._by_mask.setdefault(mask, []).append(letters)
 
     def _present(self, compact: str) -> list[int]:
         """The names whose letters occur in the text (longest first): a few substring
@@ -96,7 +106,7 @@ class EntityRecognizer:
         where several names match at one place the longest wins, and matches never
         overlap. Each name's pattern is compiled once, when the recognizer is built (a
         regex compiled per question cost a millisecond for every new question)."""
-        if self._by_length:
+        if self._names:
             cleaned = self._correct_slips(cleaned)
         present = self._present(cleaned.replace(" ", ""))
         if not present:
@@ -131,11 +141,17 @@ class EntityRecognizer:
                 continue
             bare = _PARTICLE_END_RE.sub("", word)
             for core in dict.fromkeys((word, bare)):
-                names = self._by_length.get(len(core), ())
-                if any(core == letters for letters, _index in names):
+                if core in self._names:
                     break  # a name as it is
-                slipped = (letters for letters, _ in names if plausible_typo(core, letters))
-                name = next(slipped, None)
+                name = next(
+                    (
+                        letters
+                        for mask in _masks(core)
+                        for letters in self._by_mask.get(mask, ())
+                        if plausible_typo(core, letters)
+                    ),
+                    None,
+                )
                 if name is not None:
                     words[n] = name + word[len(core) :]
                     changed = True
