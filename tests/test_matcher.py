@@ -511,3 +511,14 @@ def test_words_that_are_no_slip_of_a_name_stay_as_typed(engine: Engine, text: st
     replaced, mentions = engine.index.recognizer.replace(text)
     assert replaced == text
     assert mentions == []
+
+
+@pytest.mark.parametrize(
+    ("question", "stem"),
+    [
+        ("톡채널은 작동했어?", "먹통"),  # 작동 is in 먹통's group, no slip of 자동
+        ("카톡 언제 정상화됨", "복구"),
+    ],
+)
+def test_a_word_group_member_is_no_typo(engine: Engine, question: str, stem: str) -> None:
+    assert stem in engine.index.prepare(question).content_stems

@@ -801,7 +801,7 @@ class MatchIndex:
                 self.term_list
                 and pieces
                 and pieces[0] != word  # a particle or ending was taken off ...
-                and pieces[0] not in self.vocabulary  # ... and what is left is unknown
+                and not self._known(pieces[0])  # ... and what is left is unknown
                 and pieces[0] not in FILLER_STEMS
             ):
                 typo = self._typo_of(word)
@@ -820,14 +820,15 @@ class MatchIndex:
                     pieces = whole
             for s in pieces:
                 for piece in self._segment(s):
-                    if (
-                        self.term_list
-                        and piece not in self.vocabulary
-                        and piece not in FILLER_STEMS
-                    ):
+                    if self.term_list and not self._known(piece) and piece not in FILLER_STEMS:
                         piece = self._typo_of(piece) or piece  # '언재' in '카톡이언재멈췄어'
                     stems.append(self._canonical(piece))
         return cleaned, stems, mentions
+
+    def _known(self, word: str) -> bool:
+        """A word of the knowledge, or of one of its word groups ('작동' reads as 먹통):
+        no typo to correct ('작동' is no slip of '자동')."""
+        return word in self.vocabulary or self._canonical(word) != word
 
     def _split_vocab(self) -> set[str] | frozenset[str]:
         if self.split_vocabulary is not None:
