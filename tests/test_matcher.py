@@ -518,6 +518,7 @@ def test_words_that_are_no_slip_of_a_name_stay_as_typed(engine: Engine, text: st
     [
         ("톡채널은 작동했어?", "먹통"),  # 작동 is in 먹통's group, no slip of 자동
         ("카톡 언제 정상화됨", "복구"),
+        ("트래픽 떄문이라는 얘기", "원인"),  # a slip of 때문, a word of 원인's group
     ],
 )
 def test_a_word_group_member_is_no_typo(engine: Engine, question: str, stem: str) -> None:

@@ -507,7 +507,9 @@ class MatchIndex:
             for n in range(2, len(term)):
                 index.prefixes.setdefault(term[:n], []).append(term)
         index.term_jamo = [to_jamo(t) for t in index.term_list]
-        for term in index.term_list:
+        # Typos are looked for among the knowledge's words and the words of its groups
+        # ('떄문' is a slip of '때문', which reads as 원인).
+        for term in sorted({*index.term_list, *index.word_groups}):
             if 2 <= len(term) <= 4 and _HANGUL_RE.match(term):
                 for position, syllable in enumerate(term):
                     place = (len(term), position, syllable)
