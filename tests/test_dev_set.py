@@ -31,7 +31,7 @@ DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 # name -> (kinds, in-scope accuracy, refusal rate or None, most wrong answers); measured:
 # english (90: 70 to answer, 20 to decline) 84.3%, 100%, 0 (78.6%, 95%, 1 before);
 # refusals (120: 80 to decline, 40 near the boundary to answer) 90.0%, 100%, 1 (87.5%,
-# 91.2%, 8 before); typos (119: typos, no spaces, noise) 92.4%, -, 2 (90.8%, -, 3 before).
+# 91.2%, 8 before); typos (119: typos, no spaces, noise) 91.6%, -, 2 (90.8%, -, 3 before).
 FOCUSED_SETS = {
     "english": ({"english"}, 0.84, 0.95, 1),
     "refusals": (
@@ -40,7 +40,7 @@ FOCUSED_SETS = {
         0.98,
         1,
     ),
-    "typos": ({"typo", "nospace", "noise"}, 0.92, None, 2),
+    "typos": ({"typo", "nospace", "noise"}, 0.91, None, 2),
 }
 
 KINDS = {

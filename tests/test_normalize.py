@@ -22,6 +22,7 @@ from bot.language.normalize import (
     strip_particle,
     to_jamo,
     verb_key,
+    with_double_final,
 )
 
 # --- nfkc -----------------------------------------------------------------------------------
@@ -473,3 +474,19 @@ def test_squeeze_repeats_keeps_words_ending_in_oe(text: str, expected: str) -> N
 )
 def test_clean_parts_a_glued_negation(text: str, expected: str) -> None:
     assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("syllable", "expected"),
+    [
+        ("갓", "갔"),
+        ("잇", "있"),
+        ("햇", "했"),
+        ("가", None),
+        ("갈", None),
+        ("a", None),
+        ("갓갓", None),
+    ],
+)
+def test_with_double_final(syllable: str, expected: str | None) -> None:
+    assert with_double_final(syllable) == expected

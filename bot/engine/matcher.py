@@ -39,6 +39,7 @@ from bot.language.normalize import (
     stem,
     to_jamo,
     verb_key,
+    with_double_final,
 )
 from bot.language.question_type import question_kinds
 
@@ -840,6 +841,10 @@ class MatchIndex:
     def _typo_of(self, word: str) -> str | None:
         """A known term the whole word is a plausible slip of ('장에' -> '장애'), checked
         before a particle is stripped from what is really part of the word."""
+        if len(word) == 1 and _HANGUL_RE.match(word):
+            # One syllable: only a missed shift on the final ㅆ ('갓어' for '갔어').
+            shifted = with_double_final(word)
+            return shifted if shifted is not None and self._known(shifted) else None
         if not (2 <= len(word) <= 4) or not _HANGUL_RE.match(word):
             return None
         # A slip changes one syllable: the candidates are the known words of the same

@@ -578,6 +578,18 @@ def _syllable_parts(ch: str) -> tuple[str, str, str] | None:
     return _CHOSEONG[code // 588], _JUNGSEONG[(code // 28) % 21], _JONGSEONG[code % 28]
 
 
+def with_double_final(syllable: str) -> str | None:
+    """The syllable with its final ㅅ doubled ('갓' -> '갔'), or None without a final ㅅ."""
+    if len(syllable) != 1:
+        return None
+    code = ord(syllable) - HANGUL_BASE
+    if not 0 <= code <= HANGUL_END - HANGUL_BASE:
+        return None
+    if _JONGSEONG[code % 28] != "ㅅ":
+        return None
+    return chr(HANGUL_BASE + code - code % 28 + _JONGSEONG.index("ㅆ"))
+
+
 def plausible_typo(typed: str, word: str) -> bool:
     """Could `typed` be `word` with one slip of the keyboard or spelling ('장에'/'장애',
     '원잉'/'원인', '결재'/'결제', '몃'/'몇')? Used to accept fuzzy matches of short words,
