@@ -322,6 +322,7 @@ def test_to_jamo_makes_a_typo_one_letter_away(a: str, b: str) -> None:
         ("결재", "결제"),
         ("몃", "몇"),
         ("언재", "언제"),
+        ("사가", "사과"),  # the ㅗ of ㅘ missed
         ("장애", "장애"),  # no difference at all
     ],
 )

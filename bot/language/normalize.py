@@ -566,6 +566,7 @@ _CONFUSABLE_VOWELS = {
     "ㅚ": "ㅙ",
     "ㅞ": "ㅙ",
     "ㅜ": "ㅗ",
+    "ㅘ": "ㅏ",  # the ㅗ of a double vowel missed ('사가' for '사과')
     "ㅕ": "ㅓ",
     "ㅢ": "ㅣ",
 }
