@@ -508,7 +508,7 @@ _COLLOQUIAL = {
 }
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 13)
 def stem(word: str) -> str:
     """A word without its particle, ending or light verb: the form words are compared in.
 
