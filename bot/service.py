@@ -8,6 +8,7 @@ stay as they were.
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import threading
@@ -160,6 +161,19 @@ def self_check_problems(knowledge: Knowledge, check: SelfCheck) -> list[Knowledg
     ]
 
 
+def freeze_heap() -> None:
+    """Collect what is garbage, then move every object alive out of the cyclic garbage
+    collector's way (gc.freeze).
+
+    The index is some 80,000 long-lived objects: every full collection walked them all, a
+    20-30 ms pause whenever one fell due, which put a 65 ms p99 on a 10-minute soak at 300
+    questions/s whose 12-second runs measured 29 ms. Objects made later are collected as
+    usual. Called again after a reload, first unfreezing, so the old engine is collected."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def source_file(knowledge: Knowledge, intent_id: str) -> Path:
     """The file an intent comes from."""
     return knowledge.intents[intent_id][1].path
@@ -183,6 +197,7 @@ class KnowledgeService:
         self.memory = ConversationMemory(ttl=settings.context_ttl_seconds)
         self._engine: Engine | None = None
         self._reload_lock = threading.Lock()
+        self._heap_frozen = False
         self.started_from: str = "none"
 
     @property
@@ -252,6 +267,12 @@ class KnowledgeService:
         self._engine = Engine(knowledge, thresholds_from(self.settings))
         self.started_from = "files"
 
+    def keep_heap_frozen(self) -> None:
+        """For a long-running server: freeze the heap now and after every reload (see
+        freeze_heap)."""
+        self._heap_frozen = True
+        freeze_heap()
+
     def load_engine(self, engine: Engine) -> None:
         """Serve a ready engine (tests and tools that build knowledge themselves)."""
         self._engine = engine
@@ -305,10 +326,14 @@ class KnowledgeService:
             with self._open_store() as store:
                 store.replace(knowledge)
         self._engine = engine
-        return ReloadReport(
+        report = ReloadReport(
             diff=diff_knowledge(previous, knowledge),
             self_check=check,
             seconds=time.perf_counter() - started,
             intents=len(engine.index.intents),
             changed=changed,
         )
+        del previous
+        if self._heap_frozen:
+            freeze_heap()  # the old engine is garbage now; the new one is long-lived
+        return report

@@ -253,6 +253,9 @@ async def on_startup(application: BotApplication) -> None:
     if not me.can_read_all_group_messages:
         logger.info("privacy mode is on: in groups the bot sees commands, mentions and replies")
     await register_commands(application)
+    service = application.bot_data.service
+    if service is not None:
+        service.keep_heap_frozen()  # the start-up's objects are all made by now
     settings = application.bot_data.settings
     if settings is not None:
         # Long-lived tasks are ours to cancel (PTB's stop() would wait for them forever).
