@@ -521,14 +521,18 @@ class MatchIndex:
             key = verb_key(term)
             if key is not None:
                 index.verb_keys.setdefault(key, []).append(term)
+        answers = [
+            text
+            for intent in intents.values()
+            for text in [intent.answer, *(a.answer for a in intent.entity_answers)]
+        ]
         for doc in documents:
             index.known_years.update(_YEAR_RE.findall(doc))
-            index.known_dates.update(_dates_in(clean(doc)))
-            index.known_months.update(_months_in(clean(doc)))
-        for intent in intents.values():
-            for text in [intent.answer, *(a.answer for a in intent.entity_answers)]:
-                index.known_dates.update(_dates_in(clean(text)))
-                index.known_months.update(_months_in(clean(text)))
+        for text in [*documents, *answers]:
+            cleaned = clean(text)
+            index.known_dates.update(_dates_in(cleaned))
+            index.known_months.update(_bare_months_in(cleaned))
+        index.known_months.update(month for month, _day in index.known_dates)
         for term in decline:
             term_clean = clean(term)
             if term_clean:
@@ -952,7 +956,8 @@ class MatchIndex:
         years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
         dates = tuple(f"{m}/{d}" for m, d in _dates_in(cleaned) if (m, d) not in self.known_dates)
         # A month the article never mentions ('2020년 5월에도 먹통 있었어?'): another time.
-        dates += tuple(f"{m}/*" for m in _months_in(cleaned) if m not in self.known_months)
+        # (A day's month needs no test: a day of a known month is a known day or foreign.)
+        dates += tuple(f"{m}/*" for m in _bare_months_in(cleaned) if m not in self.known_months)
         declined = _terms_in(cleaned, self.decline_forms)
         uncovered = _terms_outside_mentions(cleaned, mentions, self.not_covered_forms)
         jamo_stems = [to_jamo(s) for s in stems]
@@ -1167,27 +1172,12 @@ _KO_MONTH_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월(?!\s*\d)")
 _EN_MONTH_RE = re.compile(
     r"\b(january|february|april|june|july|august|september|october|november|december)\b"
 )
-_EN_MONTH_NAMES = (
-    "january",
-    "february",
-    "",
-    "april",
-    "",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 
 
-def _months_in(cleaned: str) -> list[int]:
-    """Months written in a cleaned text, with or without a day ('5월', '3월 2일', 'april')."""
+def _bare_months_in(cleaned: str) -> list[int]:
+    """Months written without a day ('5월에도', 'in april')."""
     months = [int(m) for m in _KO_MONTH_RE.findall(cleaned)]
-    months += [m for m, _d in _dates_in(cleaned)]
-    months += [_EN_MONTH_NAMES.index(name) + 1 for name in _EN_MONTH_RE.findall(cleaned)]
+    months += [_MONTHS.index(name[:3]) + 1 for name in _EN_MONTH_RE.findall(cleaned)]
     return months
 
 
