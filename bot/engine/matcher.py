@@ -417,7 +417,7 @@ class MatchIndex:
     verb_keys: dict[str, list[str]] = field(default_factory=dict)
     word_groups: dict[str, str] = field(default_factory=dict)  # word -> its group's word
     # character n-gram -> (utterance positions, TF-IDF weights), rows L2-normalised
-    ngram_postings: PackedPostings = field(default_factory=lambda: PackedPostings({}))
+    ngram_postings: PackedPostings = field(default_factory=PackedPostings.empty)
     ngram_idf: dict[str, float] = field(default_factory=dict)
     not_covered_forms: list[tuple[str, str]] = field(default_factory=list)
     split_vocabulary: set[str] | None = None  # while building: words shared by two intents
@@ -445,7 +445,7 @@ class MatchIndex:
     # while building: (intent, stems) of every phrasing and keyword, for the centroids
     _intent_texts: list[tuple[str, tuple[str, ...]]] = field(default_factory=list, repr=False)
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
-    centroid_postings: PackedPostings = field(default_factory=lambda: PackedPostings({}))
+    centroid_postings: PackedPostings = field(default_factory=PackedPostings.empty)
     centroid_idf: dict[str, float] = field(default_factory=dict)
     centroid_unseen: float = 1.0
 

@@ -76,38 +76,29 @@ class PackedIds(_Rows, Mapping[str, np.ndarray]):
 
 
 class PackedPostings(_Rows, Mapping[str, Pair]):
-    """key -> (int32 ids, weights), all in two arrays. The weights are float32, or uint16
-    steps of `_scale` (PostingsFiller with unit=True); what is handed out is the weight."""
+    """key -> (int32 ids, weights), all in two arrays, as PostingsFiller fills them. The
+    weights are float32, or uint16 steps of `_scale` (unit=True); what is handed out is
+    the weight."""
 
     __slots__ = ("_ids", "_offsets", "_rows", "_scale", "_weights")
 
-    def __init__(self, lists: Mapping[str, tuple[array[int], array[float]]]) -> None:
-        """From typed arrays ('i' ids, 'f' weights), copied in the mapping's order."""
-        self._rows = {key: n for n, key in enumerate(lists)}
-        self._offsets = offsets_of([len(ids) for ids, _weights in lists.values()])
-        self._ids = np.empty(self._offsets[-1], dtype=np.int32)
-        self._weights = np.empty(self._offsets[-1], dtype=np.float32)
-        self._scale = 1.0
-        for n, (ids, weights) in enumerate(lists.values()):
-            start, end = self._offsets[n], self._offsets[n + 1]
-            self._ids[start:end] = np.frombuffer(ids, np.int32)
-            self._weights[start:end] = np.frombuffer(weights, np.float32)
-
-    @classmethod
-    def packed(
-        cls,
+    def __init__(
+        self,
         rows: dict[str, int],
         offsets: array[int],
         ids: np.ndarray,
         weights: np.ndarray,
         scale: float = 1.0,
-    ) -> PackedPostings:
-        """From arrays already packed: key -> row, row n at offsets[n]:offsets[n + 1];
-        each weight is `weights[i] * scale`."""
-        postings = cls.__new__(cls)
-        postings._rows, postings._offsets = rows, offsets
-        postings._ids, postings._weights, postings._scale = ids, weights, scale
-        return postings
+    ) -> None:
+        """From arrays already packed (PostingsFiller.done): key -> row, row n at
+        offsets[n]:offsets[n + 1]; each weight is `weights[i] * scale`."""
+        self._rows, self._offsets = rows, offsets
+        self._ids, self._weights, self._scale = ids, weights, scale
+
+    @classmethod
+    def empty(cls) -> PackedPostings:
+        """No keys: the index's postings before it is built."""
+        return PostingsFiller({}, []).done()
 
     def _row(self, n: int) -> Pair:
         start, end = self._offsets[n], self._offsets[n + 1]
@@ -186,9 +177,9 @@ class PostingsFiller:
         ids = np.frombuffer(self._ids, dtype=np.int32)
         if self._steps:
             steps = np.frombuffer(self._weights, dtype=np.uint16)
-            return PackedPostings.packed(self._rows, self._offsets, ids, steps, 1 / self._steps)
+            return PackedPostings(self._rows, self._offsets, ids, steps, 1 / self._steps)
         weights = np.frombuffer(self._weights, dtype=np.float32)
-        return PackedPostings.packed(self._rows, self._offsets, ids, weights)
+        return PackedPostings(self._rows, self._offsets, ids, weights)
 
 
 _UNIT_STEPS = 65535
