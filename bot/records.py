@@ -37,6 +37,10 @@ QUESTION_SCHEMA: dict[str, type] = {
     "feedback": str,
     "inbox": str,
 }
+_INSERT_QUESTION = (
+    f"INSERT INTO [{QUESTIONS}] ([{'], ['.join(QUESTION_SCHEMA)}]) "
+    f"VALUES ({', '.join('?' * len(QUESTION_SCHEMA))})"
+)
 
 
 def _now() -> dt.datetime:
@@ -88,10 +92,6 @@ class Records:
         self.db.execute("PRAGMA busy_timeout = 5000")
         with self._lock:
             self._ensure_tables()
-        self._insert_question = (
-            f"INSERT INTO [{QUESTIONS}] ([{'], ['.join(QUESTION_SCHEMA)}]) "
-            f"VALUES ({', '.join('?' * len(QUESTION_SCHEMA))})"
-        )
 
     def _ensure_tables(self) -> None:
         if not self.db.table(QUESTIONS).exists():
@@ -130,9 +130,7 @@ class Records:
         # One parameterised statement: Table.insert looks the table and its views up on
         # every call, most of the 0.09 ms an insert took at 300 questions/s.
         with self._lock, self.db.conn:
-            cursor = self.db.execute(
-                self._insert_question, [row[column] for column in QUESTION_SCHEMA]
-            )
+            cursor = self.db.execute(_INSERT_QUESTION, [row[column] for column in QUESTION_SCHEMA])
         row_id = cursor.lastrowid
         assert row_id is not None
         return int(row_id)

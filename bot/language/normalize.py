@@ -586,14 +586,10 @@ def _syllable_parts(ch: str) -> tuple[str, str, str] | None:
 
 def with_double_final(syllable: str) -> str | None:
     """The syllable with its final ㅅ doubled ('갓' -> '갔'), or None without a final ㅅ."""
-    if len(syllable) != 1:
+    parts = _syllable_parts(syllable) if len(syllable) == 1 else None
+    if parts is None or parts[2] != "ㅅ":
         return None
-    code = ord(syllable) - HANGUL_BASE
-    if not 0 <= code <= HANGUL_END - HANGUL_BASE:
-        return None
-    if _JONGSEONG[code % 28] != "ㅅ":
-        return None
-    return chr(HANGUL_BASE + code - code % 28 + _JONGSEONG.index("ㅆ"))
+    return chr(ord(syllable) + _JONGSEONG.index("ㅆ") - _JONGSEONG.index("ㅅ"))
 
 
 def plausible_typo(typed: str, word: str) -> bool:

@@ -53,10 +53,11 @@ def question_kinds(cleaned: str) -> frozenset[str]:
     if cleaned.isascii() or any(c.isascii() and c.isalpha() for c in cleaned):
         # The question word leads an English question; 'when' further on is a conjunction
         # ('How did users react when it went down?').
-        spaced = f" {' '.join(cleaned.split()[:4])} "
+        words = cleaned.split()
+        spaced = f" {' '.join(words[:4])} "
         kinds.update(kind for kind, pattern in _ENGLISH.items() if pattern.search(spaced))
-        whole = f" {' '.join(cleaned.split())} "
-        kinds.update(kind for kind, p in _ENGLISH_ANYWHERE.items() if p.search(whole))
+        whole = f" {' '.join(words)} "
+        kinds.update(kind for kind, pattern in _ENGLISH_ANYWHERE.items() if pattern.search(whole))
     if "length" in kinds:
         kinds.discard("amount")  # '얼마나 걸렸어': the length, not a quantity
     return frozenset(kinds)

@@ -83,11 +83,9 @@ class AiohttpRequest(BaseRequest):
         found = self._proxies.get(origin)
         if found is None:
             try:
-                proxy, auth = get_env_proxy_for_url(parsed)
-            except LookupError:
+                found = get_env_proxy_for_url(parsed)
+            except LookupError:  # no proxy for this host
                 found = (None, None)
-            else:
-                found = (proxy, auth)
             self._proxies[origin] = found
         return found
 
