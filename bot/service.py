@@ -166,9 +166,10 @@ def freeze_heap() -> None:
     collector's way (gc.freeze).
 
     The index is some 80,000 long-lived objects: every full collection walked them all, a
-    20-30 ms pause whenever one fell due, which put a 65 ms p99 on a 10-minute soak at 300
-    questions/s whose 12-second runs measured 29 ms. Objects made later are collected as
-    usual. Called again after a reload, first unfreezing, so the old engine is collected."""
+    16-22 ms pause whenever one fell due, in the middle of answering. (It was suspected of a
+    10-minute soak's 65 ms p99 but was not its main cause: the load driver's own collector
+    was.) Objects made later are collected as usual. Called again after a reload, first
+    unfreezing, so the old engine is collected."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()

@@ -235,8 +235,8 @@ def answer_and_record(
 ) -> tuple[Reply, int | None]:
     """Answer and keep the question, on the event loop itself.
 
-    The engine answers in about a millisecond (p99 2 ms; 14 ms on knowledge 100 times the
-    size) and the insert takes a tenth of that. A worker thread cannot run it alongside the
+    The engine answers in about a millisecond (p99 1.6 ms; 17 ms on knowledge 100 times the
+    size) and the insert takes a twentieth of that. A worker thread cannot run it alongside the
     loop anyway (both need the GIL), and the hop costs more than the work: under load at
     300 questions/s it cost about 1 ms of CPU per answer, mostly the kernel's, in GIL
     hand-overs and wake-ups, and tripled the p99 reply time (140 ms against 47 ms,
