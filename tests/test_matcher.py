@@ -523,3 +523,22 @@ def test_words_that_are_no_slip_of_a_name_stay_as_typed(engine: Engine, text: st
 )
 def test_a_word_group_member_is_no_typo(engine: Engine, question: str, stem: str) -> None:
     assert stem in engine.index.prepare(question).content_stems
+
+
+@pytest.mark.parametrize(
+    ("question", "dated"),
+    [
+        ("why did kakaotalk crash?", "why did kakaotalk crash on march 2?"),
+        ("카톡 왜 터졌어?", "3월 2일에 카톡 왜 터졌어?"),
+        ("카톡 얼마나 안 됐어?", "2020년 3월 2일 카톡 얼마나 안 됐어?"),
+    ],
+)
+def test_the_incident_date_in_a_question_only_sets_the_scene(
+    engine: Engine, question: str, dated: str
+) -> None:
+    # The date of the incident itself says nothing about which fact is asked, unless the
+    # question asks for a time or a date.
+    index = engine.index
+    assert index.score(index.prepare(dated))[0].intent_id == (
+        index.score(index.prepare(question))[0].intent_id
+    )

@@ -222,12 +222,7 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("안됐어", "안되"),
         ("땜", "때문"),
         ("어케", "어떻게"),
-        ("recovered", "recover"),
-        ("gifts", "gift"),
-        ("happening", "happen"),
         ("class", "class"),  # 'ss' is not a plural
-        ("features", "feature"),  # the same stem as the singular
-        ("boxes", "box"),
         ("coronavirus", "coronavirus"),
         ("status", "status"),
         ("안돼서", "안되"),
@@ -247,18 +242,44 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("했었어", "했"),
         ("답했나요", "답"),  # a one-syllable noun before 했
         ("말했어", "말"),
+        ("언제쯤", "언제"),  # about
+        ("몇시쯤에", "몇시"),
         ("뭐했어", "뭐"),
-        ("apologise", "apologize"),  # British spelling
-        ("theories", "theory"),
         ("during", "during"),  # no verb in -ing
         ("morning", "morning"),
         ("news", "news"),  # no plural of 'new'
         ("promise", "promise"),  # no British -ise
-        ("organisation", "organization"),
     ],
 )
 def test_stem(word: str, expected: str) -> None:
     assert stem(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "other"),
+    [
+        ("recovered", "recover"),
+        ("gifts", "gift"),
+        ("happening", "happen"),
+        ("features", "feature"),
+        ("boxes", "box"),
+        ("stopped", "stop"),  # the doubled consonant
+        ("stopping", "stops"),
+        ("caused", "cause"),  # the silent e
+        ("logged", "log"),
+        ("theories", "theory"),
+        ("apologise", "apologize"),  # British spelling
+        ("apologised", "apologized"),
+        ("organisation", "organization"),
+    ],
+)
+def test_english_forms_of_one_word_stem_alike(word: str, other: str) -> None:
+    assert stem(word) == stem(other)
+
+
+@pytest.mark.parametrize(("word", "other"), [("news", "new"), ("during", "dure"), ("use", "us")])
+def test_english_words_that_only_look_alike_stem_apart(word: str, other: str) -> None:
+    assert stem(word) != stem(other)
 
 
 @pytest.mark.parametrize(

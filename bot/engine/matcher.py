@@ -325,6 +325,13 @@ _KEYWORD_WEIGHT = 1.2
 _ANSWER_WEIGHT = 0.5
 _SIBLING_WEIGHT = 0.5
 _ENTITY_EMPHASIS = 1.25  # the thing a question names is its most specific word
+# The incident's own date in a question asking something else ('why did it crash on March
+# 2?') sets the scene; it is not what is asked.
+_SCENE_EMPHASIS = 0.3
+_SCENE_KINDS = frozenset({"reason", "manner", "person", "length", "amount"})
+_DATE_WORD_RE = re.compile(
+    r"^(?:\d{1,4}(?:월|일|년|st|nd|rd|th)?|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)$"
+)
 _ENTITY_SPECIFIC_WEIGHT = 0.7
 _FUZZY_CUTOFF = 75.0
 _TERM_SHARE = 0.55
@@ -1048,6 +1055,8 @@ class MatchIndex:
         total = 0.0
         unknown: list[str] = []
         entity_terms = [s for s in query.stems if is_placeholder(s[0]) and s in self.idf]
+        asked = question_kinds(query.cleaned)
+        scene = bool(asked & _SCENE_KINDS) and not asked & {"time", "date"}
         for word in dict.fromkeys([*query.content_stems, *entity_terms]):
             if word.isdigit() and word not in self.vocabulary:
                 continue  # a number the knowledge lacks is neither for nor against
@@ -1058,6 +1067,8 @@ class MatchIndex:
                 continue
             weight = max(sim * self.idf[t] for t, sim in matches)
             emphasis = _ENTITY_EMPHASIS if is_placeholder(word[0]) else 1.0
+            if scene and _DATE_WORD_RE.match(word):
+                emphasis = _SCENE_EMPHASIS
             total += weight * emphasis
             per_utt = np.zeros(n_utt, dtype=np.float64)
             per_intent = np.zeros(len(self._group_ids), dtype=np.float64)

@@ -17,6 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import snowballstemmer
+
 HANGUL_BASE = 0xAC00
 HANGUL_END = 0xD7A3
 _CHOSEONG = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
@@ -68,6 +70,9 @@ _PARTICLES = sorted(
         "와는",
         "과는",
         "만큼",
+        "쯤에",  # '몇 시쯤에', '언제쯤': about
+        "쯤은",
+        "쯤",
         "은",
         "는",
         "이",
@@ -426,17 +431,9 @@ def canonical_verb(word: str) -> str:
     return word
 
 
-_ENGLISH_SUFFIXES = (
-    ("n't", ""),
-    ("'s", ""),
-    ("ing", ""),
-    ("ed", ""),
-    ("ies", "y"),  # 'theories' -> 'theory'
-    ("es", ""),
-    ("s", ""),
-)
-# Words an ending rule would break: 'during' is no verb, 'news' no plural of 'new' (it would
-# read 'new years' as the article), 'promise' no British -ise.
+_SNOWBALL = snowballstemmer.stemmer("english")
+# Words kept whole: 'during' is no verb, 'news' no plural of 'new' (it would read 'new
+# years' as the article), 'promise' no British -ise.
 _ENGLISH_WHOLE = frozenset(
     {
         "during",
@@ -469,8 +466,9 @@ _ENGLISH_WHOLE = frozenset(
 
 
 def stem_english(word: str) -> str:
-    """A light English stemmer: 'recovered' -> 'recover', 'gifts' -> 'gift', 'features' ->
-    'feature' (the same as 'feature'), 'coronavirus' and 'status' untouched."""
+    """English words in the form they are compared in: the Snowball (Porter2) stem, so
+    'stopped' and 'stop', 'caused' and 'cause' read alike; British spellings as American
+    ones; 'coronavirus', 'status' and the words of _ENGLISH_WHOLE untouched."""
     if word.endswith(("ss", "us", "is")) or word in _ENGLISH_WHOLE:
         return word
     # British spellings read as American ones: 'apologise(d)' -> 'apologize(d)'.
@@ -483,12 +481,9 @@ def stem_english(word: str) -> str:
         if word.endswith(british) and len(word) > len(british) + 3:
             word = word[: -len(british)] + american
             break
-    for suffix, replacement in _ENGLISH_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "es" and not word[:-2].endswith(("s", "x", "z", "ch", "sh")):
-                continue  # 'features': only the 's' is the plural
-            return word[: -len(suffix)] + replacement
-    return word
+    if word.endswith(("n't", "'s")):
+        word = word[: word.rindex("'") - (1 if word.endswith("n't") else 0)]
+    return str(_SNOWBALL.stemWord(word))
 
 
 # Colloquial spellings read as their standard form.
