@@ -251,6 +251,10 @@ def test_a_follow_up_is_read_with_the_previous_question(
         ("카카오스토리는 언제 다시 됐어?", "카톡은?", "outage_end", "10시 17분"),
         # Only a question word: the earlier topic, not whatever '언제부터?' resembles.
         ("카카오가 재난관리시스템에 들어가 있어?", "언제부터?", "udms_history", "2016"),
+        # ... asked about the earlier topic, not the earlier question word: why it broke,
+        # not again at what time.
+        ("카톡 몇 시에 먹통됐어?", "왜?", "official_cause", "네트워크"),
+        ("How long was KakaoTalk down?", "why?", "official_cause", "network"),
     ],
 )
 def test_an_elliptic_follow_up_takes_the_earlier_question(

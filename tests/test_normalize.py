@@ -344,6 +344,8 @@ def test_to_jamo_makes_a_typo_one_letter_away(a: str, b: str) -> None:
         ("몃", "몇"),
         ("언재", "언제"),
         ("사가", "사과"),  # the ㅗ of ㅘ missed
+        ("사괴", "사과"),  # ㅣ for ㅏ, its neighbour key, in a double vowel
+        ("괸련", "관련"),
         ("장애", "장애"),  # no difference at all
     ],
 )
@@ -359,6 +361,7 @@ def test_plausible_typo_accepts_one_slip(typed: str, word: str) -> None:
         ("사고", "사과"),
         ("장애", "장애인"),  # different length
         ("원인", "언인"),
+        ("시간", "사간"),  # ㅣ and ㅏ are neighbours only inside ㅘ/ㅚ
         ("사람도", "사람들"),  # 도 is a particle, not a slip of 들
         ("cat", "cut"),  # not Hangul
     ],

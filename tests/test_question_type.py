@@ -22,6 +22,8 @@ from bot.language.question_type import question_kinds
         ("몇시간 걸렸어", "length"),
         ("이용시간이 얼마야", "amount"),
         ("몇 명이 피해 봤어", "amount"),
+        ("콜 몇 건 놓쳤어", "amount"),  # a count of things
+        ("문의 몇통 왔어", "amount"),
         ("왜 멈췄어", "reason"),
         ("누가 조사했어?", "person"),
         ("어떻게 된 거야", "manner"),

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.engine.answers import (
     Reply,
@@ -23,7 +23,8 @@ from bot.engine.answers import (
 )
 from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
-from bot.language.normalize import clean
+from bot.language.normalize import clean, to_jamo
+from bot.language.question_type import question_kinds
 
 CANDIDATES = 50
 _SERIALS = itertools.count(1)
@@ -250,9 +251,12 @@ class Engine:
         reusable = previous.engine == self.serial and not swapped
         before = previous.prepared if reusable else None
         before = before or self.index.prepare(earlier[-MAX_QUESTION_CHARS:])
-        # What is asked now decides the kind ('언제부터?' after a 'why' question).
-        joint = self.index.join(before, query)
-        if _bare(query) or (swapped and query.only_entities):
+        # What is asked now decides the kind ('언제부터?' after a 'why' question), and a
+        # bare question word asks it about the earlier question's topic, not its question
+        # ('왜?' after '몇 시에 먹통됐어?': why it broke, not at what time).
+        bare = _bare(query)
+        joint = self.index.join(_topic_of(before) if bare else before, query)
+        if bare or (swapped and query.only_entities):
             # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
             # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
@@ -426,6 +430,27 @@ class Engine:
                 seen[intent.category] = seen.get(intent.category, 0) + 1
                 out.append(Suggestion(intent.id, self.question_of(intent.id, english)))
         return out
+
+
+def _asks(stem: str) -> bool:
+    """Is this word a question word ('언제', '몇시', '왜' read as '원인', 'how')?"""
+    return stem in QUESTION_WORDS or bool(question_kinds(stem))
+
+
+def _topic_of(query: Query) -> Query:
+    """The question without its question words: what it is about."""
+    stems = tuple(s for s in query.stems if not _asks(s))
+    if not any(s in query.content_stems for s in stems):
+        return query  # nothing but question words: they are all it says
+    jamo_stems = [to_jamo(s) for s in stems]
+    return replace(
+        query,
+        stems=stems,
+        jamo="".join(jamo_stems),
+        jamo_words=" ".join(jamo_stems),
+        content_stems=tuple(s for s in query.content_stems if not _asks(s)),
+        kinds=frozenset(),
+    )
 
 
 def _bare(query: Query) -> bool:

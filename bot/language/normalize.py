@@ -570,6 +570,9 @@ _CONFUSABLE_VOWELS = {
     "ㅕ": "ㅓ",
     "ㅢ": "ㅣ",
 }
+# Double vowels one key apart on the keyboard (ㅏ and ㅣ are neighbours): '사괴' for '사과',
+# '괸련' for '관련'.
+_NEIGHBOUR_VOWELS = frozenset({frozenset({"ㅘ", "ㅚ"})})
 
 
 def _syllable_parts(ch: str) -> tuple[str, str, str] | None:
@@ -601,7 +604,9 @@ def plausible_typo(typed: str, word: str) -> bool:
     if pa is None or pb is None:
         return False
     initial = _CONFUSABLE_INITIALS.get(pa[0], pa[0]) == _CONFUSABLE_INITIALS.get(pb[0], pb[0])
-    vowel = _CONFUSABLE_VOWELS.get(pa[1], pa[1]) == _CONFUSABLE_VOWELS.get(pb[1], pb[1])
+    vowel = _CONFUSABLE_VOWELS.get(pa[1], pa[1]) == _CONFUSABLE_VOWELS.get(pb[1], pb[1]) or (
+        frozenset({pa[1], pb[1]}) in _NEIGHBOUR_VOWELS
+    )
     # The initial may slip between plain and tense, the vowel to a similar sound, and the
     # final consonant to anything (몃/몇, 잇/있, 원잉/원인); nothing else.
     return initial and vowel

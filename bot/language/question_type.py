@@ -21,7 +21,7 @@ _KOREAN: dict[str, re.Pattern[str]] = {
     "length": re.compile(
         r"얼마나(?:오[래레]|동안|걸|길|지속|안[되됐된돼됬]|못|멈|먹통|뻗|마비|다운|끊)|(?<!시)[몇멫멧멋몃](?:분|초)|[몇멫멧멋몃]시간|동안|걸렸|걸린|걸리|걸려|오[래레]"
     ),
-    "amount": re.compile(r"얼마|[몇멫](?:명|개|퍼센트|프로|배)"),
+    "amount": re.compile(r"얼마|[몇멫](?:명|개|퍼센트|프로|배|건|통|곳)"),
     "reason": re.compile(r"왜|이유|원인"),
     "person": re.compile(r"누가|누구"),
     "manner": re.compile(r"어떻게|어떡"),
