@@ -490,6 +490,7 @@ def test_a_bare_word_finds_its_stemmed_form_in_the_knowledge(engine: Engine) -> 
         ("카카오스토리 서비스 중단됐었나요?", ["서비스", "중단"]),  # an unknown run is kept
         ("카톡이언재멈췄어", ["언제", "멈췄"]),  # a typo inside a run typed without spaces
         ("장애 시각 멋시?", ["장애", "시각", "몇시"]),  # a two-syllable slip
+        ("코로나랑 무슨 괸련?", ["무슨", "관련"]),  # a slip of a word that says nothing
     ],
 )
 def test_words_typed_together_or_mistyped_reach_known_words(

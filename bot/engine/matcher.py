@@ -89,6 +89,10 @@ FILLER_STEMS = frozenset(
         "그래서",
         "그건",
         "그거",
+        "그게",
+        "이게",
+        "저거",
+        "저게",
         "거기",  # 'there', pointing back like 그거: '언제부터 거기 들어갔는데?'
         "여기",
         "그",
@@ -515,9 +519,10 @@ class MatchIndex:
             for n in range(2, len(term)):
                 index.prefixes.setdefault(term[:n], []).append(term)
         index.term_jamo = [to_jamo(t) for t in index.term_list]
-        # Typos are looked for among the knowledge's words and the words of its groups
-        # ('떄문' is a slip of '때문', which reads as 원인).
-        for term in sorted({*index.term_list, *index.word_groups}):
+        # Typos are looked for among the knowledge's words, the words of its groups
+        # ('떄문' is a slip of '때문', which reads as 원인) and the filler words ('괸련' is a
+        # slip of '관련', which says nothing, not an unknown word).
+        for term in sorted({*index.term_list, *index.word_groups, *FILLER_STEMS}):
             if 2 <= len(term) <= 4 and _HANGUL_RE.match(term):
                 for position, syllable in enumerate(term):
                     place = (len(term), position, syllable)
