@@ -265,6 +265,14 @@ def test_an_elliptic_follow_up_takes_the_earlier_question(
     assert fact in after.text
 
 
+def test_a_follow_up_leans_to_the_first_related_intent(engine: Engine) -> None:
+    # Kakao's word after the speculation: its rebuttal, the speculation's first related
+    # intent, before its own account of the cause (both are near the speculation).
+    after = _conversation(engine, ["코로나 때문에 트래픽 몰려서 그렇다던데", "카카오는 뭐래?"])[1]
+    assert after.candidates[0].intent_id == "kakao_rebuttal"
+    assert after.intent_id in (None, "kakao_rebuttal")
+
+
 def test_kind_of_question_picks_between_intents_sharing_words(engine: Engine) -> None:
     # Same topic words; the question word decides between a time and a length of time.
     when, how_long = engine.ask("카톡 언제 멈췄어?"), engine.ask("카톡 얼마나 멈췄어?")

@@ -66,6 +66,8 @@ QUESTION_WORDS = frozenset(
         "much",
     }
 )
+# Points more for the intent a previous one lists first among its related ones.
+_FIRST_RELATED = 3.0
 NAMED_CAUSE = ("원인", "이유", "cause", "reason")
 FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", "then", "what about", "and ")
 
@@ -315,9 +317,15 @@ class Engine:
         else:
             boost = 4.0
 
+        # The knowledge lists the likeliest next question first ('카카오는 뭐래?' after
+        # the speculation: Kakao's rebuttal of it, more than its own account).
+        first = prev.related[0] if prev.related else None
+
         def bonus(c: Candidate) -> float:
             if c.intent_id == previous.intent_id:
                 return boost
+            if c.intent_id == first:
+                return boost + _FIRST_RELATED
             return boost if c.intent_id in near else 0.0
 
         return sorted(
