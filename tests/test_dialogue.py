@@ -273,6 +273,23 @@ def test_a_follow_up_leans_to_the_first_related_intent(engine: Engine) -> None:
     assert after.intent_id in (None, "kakao_rebuttal")
 
 
+@pytest.mark.parametrize(
+    ("question", "entity_id"),
+    [("PC 카톡에서 로그인도 안됐어?", "pc"), ("모바일카카오톡도로그인안됐어요", "mobile")],
+)
+def test_the_answer_for_the_thing_named_beats_a_close_general_one(
+    engine: Engine, question: str, entity_id: str
+) -> None:
+    # The login symptoms and the platforms score alike; only the platforms' answer speaks
+    # of the platform named, so it is given, not a "did you mean".
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id, reply.entity_id) == (
+        "answer",
+        "affected_platforms",
+        entity_id,
+    )
+
+
 def test_kind_of_question_picks_between_intents_sharing_words(engine: Engine) -> None:
     # Same topic words; the question word decides between a time and a length of time.
     when, how_long = engine.ask("카톡 언제 멈췄어?"), engine.ask("카톡 얼마나 멈췄어?")

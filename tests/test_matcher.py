@@ -491,6 +491,8 @@ def test_a_bare_word_finds_its_stemmed_form_in_the_knowledge(engine: Engine) -> 
         ("카톡이언재멈췄어", ["언제", "멈췄"]),  # a typo inside a run typed without spaces
         ("장애 시각 멋시?", ["장애", "시각", "몇시"]),  # a two-syllable slip
         ("코로나랑 무슨 괸련?", ["무슨", "관련"]),  # a slip of a word that says nothing
+        ("카톡장애언제끝났어", ["장애", "언제", "복구", "났"]),  # a one-syllable group word
+        ("폰 로그인도 불가?", ["로그인", "안되"]),  # '불가' as listed, not '불(만)'
     ],
 )
 def test_words_typed_together_or_mistyped_reach_known_words(

@@ -32,7 +32,9 @@ _SERIALS = itertools.count(1)
 JOINT_WEIGHT = 0.85
 SHORT_QUESTION = 3  # content words: at most this many may continue the previous question
 # Points within which an answer specific to the named thing beats a general one.
-SPECIFIC_MARGIN = 3.0
+SPECIFIC_MARGIN = 4.0
+# ... and it then leads by this much: the other does not speak of the thing named at all.
+SPECIFIC_LEAD = 3.0
 MAX_QUESTION_CHARS = 300
 # Korean second-person words: a question addressed to the bot about itself.
 ABOUT_THE_BOT = frozenset(
@@ -232,12 +234,19 @@ class Engine:
 
         top = candidates[0]
         if specific(top):
-            return candidates
+            # Ahead already: by at least the lead over a general one close behind it.
+            rival = next((c for c in candidates[1:4] if not specific(c)), None)
+            if rival is None or top.score - rival.score >= SPECIFIC_LEAD:
+                return candidates
+            if top.score - rival.score > SPECIFIC_MARGIN:
+                return candidates
+            lead = top.rescored(min(100.0, rival.score + SPECIFIC_LEAD))
+            return [lead, *candidates[1:]]
         for n, c in enumerate(candidates[1:4], 1):
             if top.score - c.score > SPECIFIC_MARGIN:
                 break
             if specific(c):
-                lifted = c.rescored(top.score)
+                lifted = c.rescored(min(100.0, top.score + SPECIFIC_LEAD))
                 return [lifted, *candidates[:n], *candidates[n + 1 :]]
         return candidates
 

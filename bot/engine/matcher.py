@@ -484,9 +484,15 @@ class MatchIndex:
         for group in groups:
             words = [_word_form(w) for w in group]
             canonical = next((w for w in words if w), None)
-            for word in words:
+            for raw, word in zip(group, words, strict=True):
                 if word and canonical:
-                    index.word_groups.setdefault(word, canonical)
+                    # As typed too: '불가' stems to '불' like '불만' (a particle '가' taken
+                    # off), and a one-syllable stem of a longer word stands for no group.
+                    whole = clean(raw)
+                    if whole != word:
+                        index.word_groups.setdefault(whole, canonical)
+                    if len(word) >= 2 or word == whole:
+                        index.word_groups.setdefault(word, canonical)
                     key = verb_key(word)
                     if key is not None:
                         index.word_groups.setdefault(key, canonical)
@@ -816,6 +822,8 @@ class MatchIndex:
             pieces = split_word(word)
             if word in FILLER_STEMS:
                 pieces = [word]  # '아니', '혹시': no typo of a knowledge word, never split
+            elif word in self.word_groups and _HANGUL_RE.match(word):
+                pieces = [word]  # a group's word as listed ('불가'), not its stem ('불')
             elif (
                 self.term_list
                 and pieces
@@ -913,8 +921,8 @@ class MatchIndex:
                 best[i + 1] = (covered, pieces, run + word[i])
             for j in range(i + 1, min(n, i + 8) + 1):
                 piece = word[i:j]
-                if len(piece) == 1 and piece not in _GLUE:
-                    continue
+                if len(piece) == 1 and piece not in _GLUE and piece not in self.word_groups:
+                    continue  # one syllable: an ending, unless a group's word ('끝', '왜')
                 if piece in _GLUE:
                     candidate = (covered + (j - i), flushed(pieces, run), "")
                 elif piece in FILLER_STEMS or stem(piece) in FILLER_STEMS:
