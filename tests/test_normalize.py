@@ -346,6 +346,8 @@ def test_to_jamo_makes_a_typo_one_letter_away(a: str, b: str) -> None:
         ("사가", "사과"),  # the ㅗ of ㅘ missed
         ("사괴", "사과"),  # ㅣ for ㅏ, its neighbour key, in a double vowel
         ("괸련", "관련"),
+        ("코로냐", "코로나"),  # ㅑ is the key above ㅏ
+        ("요류", "오류"),
         ("장애", "장애"),  # no difference at all
     ],
 )

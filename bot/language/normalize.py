@@ -570,9 +570,18 @@ _CONFUSABLE_VOWELS = {
     "ㅕ": "ㅓ",
     "ㅢ": "ㅣ",
 }
-# Double vowels one key apart on the keyboard (ㅏ and ㅣ are neighbours): '사괴' for '사과',
-# '괸련' for '관련'.
-_NEIGHBOUR_VOWELS = frozenset({frozenset({"ㅘ", "ㅚ"})})
+# Vowels one key apart on the keyboard: ㅏ and ㅣ inside a double vowel ('사괴' for '사과',
+# '괸련' for '관련').
+_NEIGHBOUR_VOWELS = frozenset(
+    {
+        frozenset({"ㅘ", "ㅚ"}),
+        # ... and the keys above or beside a vowel's: ㅑ over ㅏ, ㅛ over ㅗ, ㅠ by ㅜ
+        # ('코로냐' for '코로나').
+        frozenset({"ㅑ", "ㅏ"}),
+        frozenset({"ㅛ", "ㅗ"}),
+        frozenset({"ㅠ", "ㅜ"}),
+    }
+)
 
 
 def _syllable_parts(ch: str) -> tuple[str, str, str] | None:
