@@ -31,7 +31,7 @@ DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 # name -> (kinds, in-scope accuracy, refusal rate or None, most wrong answers); measured:
 # english (90: 70 to answer, 20 to decline) 85.7%, 100%, 0 (78.6%, 95%, 1 before);
 # refusals (120: 80 to decline, 40 near the boundary to answer) 90.0%, 100%, 1 (87.5%,
-# 91.2%, 8 before); typos (119: typos, no spaces, noise) 92.4%, -, 2 (90.8%, -, 3 before).
+# 91.2%, 8 before); typos (119: typos, no spaces, noise) 93.3%, -, 2 (90.8%, -, 3 before).
 FOCUSED_SETS = {
     "english": ({"english"}, 0.85, 0.95, 0),
     "refusals": (
@@ -40,7 +40,7 @@ FOCUSED_SETS = {
         0.98,
         1,
     ),
-    "typos": ({"typo", "nospace", "noise"}, 0.92, None, 2),
+    "typos": ({"typo", "nospace", "noise"}, 0.93, None, 2),
 }
 
 KINDS = {
@@ -61,7 +61,7 @@ MIN_PER_KIND = 10
 
 # Measured on the shipped knowledge: 94.5%, 100%, 98.3%, 91.9%, 81.2%, 4 wrong answers, and
 # 16 mistakes against the better baseline's 86 (0.19).
-MIN_IN_SCOPE_ACCURACY = 0.93
+MIN_IN_SCOPE_ACCURACY = 0.94
 MIN_REFUSAL_RATE = 0.98
 MIN_TYPO_NOSPACE_RATE = 0.96
 MIN_ENGLISH_RATE = 0.89
