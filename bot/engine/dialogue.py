@@ -68,8 +68,9 @@ QUESTION_WORDS = frozenset(
         "much",
     }
 )
-# Points more for the intent a previous one lists first among its related ones.
-_FIRST_RELATED = 3.0
+# Points more for the intent a previous one lists first among its related ones (and one
+# more for the previous intent itself: going on about it is likelier still).
+_FIRST_RELATED = 5.0
 NAMED_CAUSE = ("원인", "이유", "cause", "reason")
 FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", "then", "what about", "and ")
 
@@ -327,12 +328,13 @@ class Engine:
             boost = 4.0
 
         # The knowledge lists the likeliest next question first ('카카오는 뭐래?' after
-        # the speculation: Kakao's rebuttal of it, more than its own account).
+        # the speculation: Kakao's rebuttal of it, more than its own account); the previous
+        # intent itself stays ahead of it.
         first = prev.related[0] if prev.related else None
 
         def bonus(c: Candidate) -> float:
             if c.intent_id == previous.intent_id:
-                return boost
+                return boost + _FIRST_RELATED + 1.0
             if c.intent_id == first:
                 return boost + _FIRST_RELATED
             return boost if c.intent_id in near else 0.0
