@@ -289,6 +289,13 @@ def test_the_answer_for_the_thing_named_beats_a_close_general_one(
     )
 
 
+def test_asking_the_bot_about_its_article_is_no_small_talk(engine: Engine) -> None:
+    assert engine.ask("너 누구야?").reason == "small_talk"
+    reply = engine.ask("너 이거 어디 기사 보고 말하는 거야?")
+    assert reply.reason != "small_talk"
+    assert reply.candidates and reply.candidates[0].intent_id == "article_source"
+
+
 def test_kind_of_question_picks_between_intents_sharing_words(engine: Engine) -> None:
     # Same topic words; the question word decides between a time and a length of time.
     when, how_long = engine.ask("카톡 언제 멈췄어?"), engine.ask("카톡 얼마나 멈췄어?")

@@ -491,8 +491,9 @@ def test_a_bare_word_finds_its_stemmed_form_in_the_knowledge(engine: Engine) -> 
         ("카톡이언재멈췄어", ["언제", "멈췄"]),  # a typo inside a run typed without spaces
         ("장애 시각 멋시?", ["장애", "시각", "몇시"]),  # a two-syllable slip
         ("코로나랑 무슨 괸련?", ["무슨", "관련"]),  # a slip of a word that says nothing
-        ("카톡장애언제끝났어", ["장애", "언제", "복구", "났"]),  # a one-syllable group word
+        ("카톡장애언제끝났어", ["장애", "언제", "복구"]),  # 끝났: a form of 복구's 끝나
         ("폰 로그인도 불가?", ["로그인", "안되"]),  # '불가' as listed, not '불(만)'
+        ("카톡먹통몇시에풀렸어", ["먹통", "몇시", "복구"]),  # '풀렸': a form of 복구's 풀리
     ],
 )
 def test_words_typed_together_or_mistyped_reach_known_words(
@@ -545,3 +546,19 @@ def test_the_incident_date_in_a_question_only_sets_the_scene(
     assert index.score(index.prepare(dated))[0].intent_id == (
         index.score(index.prepare(question))[0].intent_id
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "kept"),
+    [
+        ("카톡 터졌던 날 무슨 일이었어?", False),  # the day, then what is asked about it
+        ("카톡 터진 날?", True),  # the day is what is asked
+        ("장애 난 날 2020년 3월 2일 맞지?", True),  # ... or what is checked
+        ("카톡 터진 날이 며칠이야?", True),  # a date asked outright
+    ],
+)
+def test_a_day_only_sets_the_scene_when_something_else_is_asked(
+    engine: Engine, question: str, kept: bool
+) -> None:
+    day = engine.index.canonical("날짜")
+    assert (day in engine.index.prepare(question).content_stems) is kept

@@ -183,11 +183,16 @@ class Engine:
             return query, [], None, 0.0, "not_covered"
         if query.content_stems and all(s in SMALL_TALK for s in query.content_stems):
             return query, [], None, 0.0, "small_talk"
-        if not query.entities and (
-            any(w in ABOUT_THE_BOT for w in query.cleaned.split())
-            or _ABOUT_THE_BOT_EN.search(f" {query.cleaned} ")
+        if (
+            not query.entities
+            and self.index.canonical("기사") not in query.content_stems
+            and (
+                any(w in ABOUT_THE_BOT for w in query.cleaned.split())
+                or _ABOUT_THE_BOT_EN.search(f" {query.cleaned} ")
+            )
         ):
-            # '넌 뭐하는 봇이야': a question about the bot itself, not about the incident.
+            # '넌 뭐하는 봇이야': a question about the bot itself, not about the incident
+            # ('너 어디 기사 보고 말하는 거야?' asks the article's source).
             return query, [], None, 0.0, "small_talk"
 
         if query.only_entities:

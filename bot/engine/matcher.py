@@ -849,13 +849,13 @@ class MatchIndex:
                 for piece in self._segment(s):
                     if self.term_list and not self._known(piece) and piece not in FILLER_STEMS:
                         piece = self._typo_of(piece) or piece  # '언재' in '카톡이언재멈췄어'
-                    stems.append(self._canonical(piece))
+                    stems.append(self.canonical(piece))
         return cleaned, stems, mentions
 
     def _known(self, word: str) -> bool:
         """A word of the knowledge, or of one of its word groups ('작동' reads as 먹통):
         no typo to correct ('작동' is no slip of '자동')."""
-        return word in self.vocabulary or self._canonical(word) != word
+        return word in self.vocabulary or self.canonical(word) != word
 
     def _split_vocab(self) -> set[str] | frozenset[str]:
         if self.split_vocabulary is not None:
@@ -888,7 +888,7 @@ class MatchIndex:
         best = max(((r, t) for r, t in scored if r >= 75), default=None)
         return best[1] if best is not None and plausible_typo(word, best[1]) else None
 
-    def _canonical(self, word: str) -> str:
+    def canonical(self, word: str) -> str:
         """The group word standing for `word` ('정상화' -> '복구'), or the word itself."""
         found = self.word_groups.get(word)
         if found is None:
@@ -928,7 +928,11 @@ class MatchIndex:
                 elif piece in FILLER_STEMS or stem(piece) in FILLER_STEMS:
                     # Kept: '뭐가' says what is asked, even if it is no topic word.
                     candidate = (covered + (j - i), [*flushed(pieces, run), stem(piece)], "")
-                elif piece in vocab or stem(piece) in vocab or stem(piece) in self.word_groups:
+                elif (
+                    piece in vocab
+                    or stem(piece) in vocab
+                    or self.canonical(stem(piece)) != stem(piece)  # '풀렸': 복구's 풀리
+                ):
                     # The known form: '들어' is a word of the knowledge, its stem '들' is not.
                     known = piece if piece in vocab else stem(piece)
                     candidate = (covered + (j - i), [*flushed(pieces, run), known], "")
@@ -973,6 +977,15 @@ class MatchIndex:
         """Normalise a question into a Query."""
         cleaned, stems, mentions = self._stems(text)
         content = tuple(s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS)
+        day = self.canonical("날짜")
+        after = content[content.index(day) + 1 :] if day in content else ()
+        if any(not _DATE_WORD_RE.match(w) for w in after) and not (
+            question_kinds(cleaned) & {"time", "date"}
+        ):
+            # '터졌던 날 무슨 일이었어?': a day followed by what is asked about it only sets
+            # the scene; '터진 날?' ends on it and asks it, '그 날 3월 2일 맞지?' checks it.
+            stems = [s for s in stems if s != day]
+            content = tuple(s for s in content if s != day)
         years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
         dates = tuple(f"{m}/{d}" for m, d in _dates_in(cleaned) if (m, d) not in self.known_dates)
         # A month the article never mentions ('2020년 5월에도 먹통 있었어?'): another time.
@@ -1070,6 +1083,8 @@ class MatchIndex:
         entity_terms = [s for s in query.stems if is_placeholder(s[0]) and s in self.idf]
         asked = question_kinds(query.cleaned)
         scene = bool(asked & _SCENE_KINDS) and not asked & {"time", "date"}
+        # '터졌던 날 무슨 일이었어?': the day sets the scene unless a time or date is asked.
+        day = self.canonical("날짜") if not asked & {"time", "date"} else None
         for word in dict.fromkeys([*query.content_stems, *entity_terms]):
             if word.isdigit() and word not in self.vocabulary:
                 continue  # a number the knowledge lacks is neither for nor against
@@ -1080,7 +1095,7 @@ class MatchIndex:
                 continue
             weight = max(sim * self.idf[t] for t, sim in matches)
             emphasis = _ENTITY_EMPHASIS if is_placeholder(word[0]) else 1.0
-            if scene and _DATE_WORD_RE.match(word):
+            if (scene and _DATE_WORD_RE.match(word)) or word == day:
                 emphasis = _SCENE_EMPHASIS
             total += weight * emphasis
             per_utt = np.zeros(n_utt, dtype=np.float64)
