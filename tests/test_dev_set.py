@@ -29,18 +29,18 @@ DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 # Focused sets by other agents, from the article and the list of intents (not the
 # phrasings), used while working on those kinds: more dev sets, not held-out ones.
 # name -> (kinds, in-scope accuracy, refusal rate or None, most wrong answers); measured:
-# english (90: 70 to answer, 20 to decline) 85.7%, 100%, 0 (78.6%, 95%, 1 before);
-# refusals (120: 80 to decline, 40 near the boundary to answer) 90.0%, 100%, 1 (87.5%,
-# 91.2%, 8 before); typos (119: typos, no spaces, noise) 93.3%, -, 2 (90.8%, -, 3 before).
+# english (90: 70 to answer, 20 to decline) 87.1%, 100%, 0 (78.6%, 95%, 1 before);
+# refusals (120: 80 to decline, 40 near the boundary to answer) 92.5%, 100%, 1 (87.5%,
+# 91.2%, 8 before); typos (119: typos, no spaces, noise) 94.1%, -, 1 (90.8%, -, 3 before).
 FOCUSED_SETS = {
-    "english": ({"english"}, 0.85, 0.95, 0),
+    "english": ({"english"}, 0.87, 0.95, 0),
     "refusals": (
         {"out_of_scope", "other_incident", "formal", "casual", "fragment", "english"},
-        0.89,
+        0.92,
         0.98,
         1,
     ),
-    "typos": ({"typo", "nospace", "noise"}, 0.93, None, 2),
+    "typos": ({"typo", "nospace", "noise"}, 0.94, None, 1),
 }
 
 KINDS = {
@@ -59,14 +59,14 @@ KINDS = {
 MIN_QUESTIONS = 300
 MIN_PER_KIND = 10
 
-# Measured on the shipped knowledge: 94.9%, 100%, 98.3%, 91.9%, 84.4%, 4 wrong answers, and
-# 15 mistakes against the better baseline's 86 (0.17).
-MIN_IN_SCOPE_ACCURACY = 0.94
+# Measured on the shipped knowledge: 95.2%, 100%, 98.3%, 94.6%, 84.4%, 3 wrong answers, and
+# 14 mistakes against the better baseline's 86 (0.16).
+MIN_IN_SCOPE_ACCURACY = 0.95
 MIN_REFUSAL_RATE = 0.98
 MIN_TYPO_NOSPACE_RATE = 0.96
-MIN_ENGLISH_RATE = 0.89
+MIN_ENGLISH_RATE = 0.94
 MIN_FOLLOWUP_RATE = 0.84
-MAX_WRONG_ANSWERS = 4
+MAX_WRONG_ANSWERS = 3
 MAX_MISTAKES_VS_BASELINE = 1 / 3
 
 
