@@ -562,3 +562,22 @@ def test_a_day_only_sets_the_scene_when_something_else_is_asked(
 ) -> None:
     day = engine.index.canonical("날짜")
     assert (day in engine.index.prepare(question).content_stems) is kept
+
+
+def test_stem_texts_give_back_each_text_and_know_the_phrasings() -> None:
+    from bot.engine.matcher import _StemTexts
+
+    texts = _StemTexts()
+    texts.add("a", ["카톡", "장애"], phrasing=True)
+    texts.add("a", ["장애"], phrasing=False)  # a keyword
+    texts.add("b", [], phrasing=True)
+    texts.add("b", ["카톡", "복구", "카톡"], phrasing=True)
+    assert [texts.stems(n) for n in range(4)] == [
+        ["카톡", "장애"],
+        ["장애"],
+        [],
+        ["카톡", "복구", "카톡"],
+    ]
+    assert texts.owners == ["a", "a", "b", "b"]
+    assert list(texts.phrasings) == [0, 2, 3]
+    assert texts.words == ["카톡", "장애", "복구"]  # one entry per distinct stem

@@ -388,6 +388,37 @@ class Query:
         return bool(self.entities) and not self.content_stems
 
 
+class _StemTexts:
+    """While building: the stems of the phrasings and keywords, as numbers into one list of
+    the distinct stems, all in flat typed arrays (a tuple per text, and a pair per text
+    naming its intent, were some 15 MB of the build's peak on 100x knowledge)."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self._number: dict[str, int] = {}
+        self._flat = array("i")
+        self._offsets = array("q", [0])
+        self.owners: list[str] = []  # per text, its intent
+        self.phrasings = array("i")  # the texts that are phrasings, in order
+
+    def add(self, intent_id: str, stems: Sequence[str], *, phrasing: bool) -> None:
+        for s in stems:
+            n = self._number.get(s)
+            if n is None:
+                n = self._number[s] = len(self.words)
+                self.words.append(s)
+            self._flat.append(n)
+        self._offsets.append(len(self._flat))
+        if phrasing:
+            self.phrasings.append(len(self.owners))
+        self.owners.append(intent_id)
+
+    def stems(self, n: int) -> list[str]:
+        """The stems of text n."""
+        words = self.words
+        return [words[i] for i in self._flat[self._offsets[n] : self._offsets[n + 1]]]
+
+
 @dataclass(frozen=True)
 class Candidate:
     intent_id: str
@@ -413,9 +444,9 @@ class MatchIndex:
     utterance_text: list[str] = field(default_factory=list)
     # each phrasing's stems in jamo, space-separated; without the spaces, its jamo text
     utterance_words: list[str] = field(default_factory=list)
-    # while building: each phrasing's stems (the tuples _intent_texts holds), for the
-    # n-grams; joined only when counted, not kept joined as well (8 MB on 100x knowledge)
-    _utterance_stems: list[tuple[str, ...]] = field(default_factory=list, repr=False)
+    # while building: the stems of every phrasing and keyword, for the n-grams and the
+    # centroids
+    _texts: _StemTexts = field(default_factory=lambda: _StemTexts(), repr=False)
     # every word the knowledge uses, in the form questions are compared in
     vocabulary: frozenset[str] = frozenset()
     # term -> phrasings using it, and term -> (intents using it, with what weight)
@@ -453,8 +484,6 @@ class MatchIndex:
     kind_fit: dict[str, np.ndarray] = field(default_factory=dict)
     # while building: term -> positions of the phrasings using it
     _utterance_positions: dict[str, array[int]] = field(default_factory=dict, repr=False)
-    # while building: (intent, stems) of every phrasing and keyword, for the centroids
-    _intent_texts: list[tuple[str, tuple[str, ...]]] = field(default_factory=list, repr=False)
     # feature -> (intents, weight in the intent's L2-normalised centroid); feature IDF
     centroid_postings: PackedPostings = field(default_factory=PackedPostings.empty)
     centroid_idf: dict[str, float] = field(default_factory=dict)
@@ -594,9 +623,9 @@ class MatchIndex:
         """Per intent, its words and their weights; records the phrasings as utterances."""
         bags: dict[str, dict[str, float]] = defaultdict(dict)
         self.utterance_intent, self.utterance_text = [], []
-        self.utterance_words, self._utterance_stems = [], []
+        self.utterance_words = []
         self._utterance_positions = {}
-        self._intent_texts = []
+        self._texts = _StemTexts()
         # One string object per distinct stem: the stems kept per phrasing for the
         # centroids, the bags' keys and the postings' keys then share them (separate copies
         # of every stem of every phrasing were tens of MB of the build's peak).
@@ -621,7 +650,7 @@ class MatchIndex:
                         positions = self._utterance_positions[term] = array("i")
                     positions.append(position)
             if weight in (_ASKED_WEIGHT, _KEYWORD_WEIGHT):
-                self._intent_texts.append((intent_id, stems))
+                self._texts.add(intent_id, stems, phrasing=weight == _ASKED_WEIGHT)
             return stems
 
         for intent in intents.values():
@@ -631,7 +660,6 @@ class MatchIndex:
                 jamo_stems = [to_jamo(s) for s in stems]
                 self.utterance_intent.append(intent.id)
                 self.utterance_text.append(text)
-                self._utterance_stems.append(stems)
                 self.utterance_words.append(" ".join(jamo_stems))
             for keyword in intent.keywords:
                 add_terms(intent.id, keyword, _KEYWORD_WEIGHT)
@@ -699,23 +727,23 @@ class MatchIndex:
         A gram's row is as long as the number of phrasings using it (its document
         frequency), so the flat arrays are sized first and filled in place: no list per
         gram that is then copied (the two were 30 MB of the peak on 100x knowledge)."""
+        texts = self._texts
         df: dict[str, int] = defaultdict(int)
-        for stems in self._utterance_stems:
-            for gram in _ngrams("".join(stems)):
+        for n in texts.phrasings:
+            for gram in _ngrams("".join(texts.stems(n))):
                 df[gram] += 1
-        n_docs = max(1, len(self._utterance_stems))
+        n_docs = max(1, len(texts.phrasings))
         self.ngram_idf = {g: math.log((1 + n_docs) / (1 + c)) + 1.0 for g, c in df.items()}
         rows = {gram: n for n, gram in enumerate(self.ngram_idf)}
         filler = PostingsFiller(rows, [df[gram] for gram in self.ngram_idf], unit=True)
         del df
-        for position, stems in enumerate(self._utterance_stems):
-            grams = _ngrams("".join(stems))
+        for position, n in enumerate(texts.phrasings):
+            grams = _ngrams("".join(texts.stems(n)))
             vector = {g: c * self.ngram_idf[g] for g, c in grams.items()}
             norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
             for gram, value in vector.items():
                 filler.add(rows[gram], position, value / norm)
         self.ngram_postings = filler.done()
-        self._utterance_stems = []
 
     def _build_centroids(self) -> None:
         """Per intent, the centroid of its phrasings' and keywords' TF-IDF vectors (words
@@ -727,11 +755,11 @@ class MatchIndex:
         for every intent and lists of Python floats were about 500 MB of the build's peak
         on a 46,000-phrasing base. Same sums in the same order, so the same weights."""
         group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
-        texts = self._intent_texts
-        self._intent_texts = []
-        groups = [group_of[intent_id] for intent_id, _stems in texts]
+        texts = self._texts
+        self._texts = _StemTexts()
+        groups = [group_of[intent_id] for intent_id in texts.owners]
         # Intent by intent (in group order), each intent's texts in their own order.
-        order = sorted(range(len(texts)), key=groups.__getitem__)
+        order = sorted(range(len(texts.owners)), key=groups.__getitem__)
         # Per feature: the texts using it (its IDF), and the intents using it (the length
         # of its row: the postings are sized first, then filled in place).
         df: dict[str, int] = defaultdict(int)
@@ -740,7 +768,7 @@ class MatchIndex:
         last_group: list[int] = []
         for k in order:
             group = groups[k]
-            for f in _centroid_features(texts[k][1]):
+            for f in _centroid_features(texts.stems(k)):
                 df[f] += 1
                 row = rows.get(f)
                 if row is None:
@@ -750,7 +778,7 @@ class MatchIndex:
                 elif last_group[row] != group:
                     last_group[row] = group
                     lengths[row] += 1
-        n_docs = max(1, len(texts))
+        n_docs = max(1, len(texts.owners))
         self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
         self.centroid_unseen = math.log((1 + n_docs) / 2) + 1.0  # as rare as the rarest
         del df, last_group
@@ -765,7 +793,7 @@ class MatchIndex:
             total.clear()
 
         for n, k in enumerate(order):
-            features = _centroid_features(texts[k][1])
+            features = _centroid_features(texts.stems(k))
             vector = _tfidf(features, self.centroid_idf, self.centroid_unseen)
             for f, value in vector.items():
                 total[f] += value
