@@ -12,6 +12,7 @@ from bot.language.normalize import (
     is_mostly_latin,
     nfkc,
     normalize,
+    plausible_name_slip,
     plausible_typo,
     split_word,
     squeeze_repeats,
@@ -370,6 +371,21 @@ def test_plausible_typo_accepts_one_slip(typed: str, word: str) -> None:
 )
 def test_plausible_typo_rejects_different_words(typed: str, word: str) -> None:
     assert not plausible_typo(typed, word)
+
+
+@pytest.mark.parametrize(
+    ("typed", "name", "slip"),
+    [
+        ("랭기닷컴", "랭키닷컴", True),  # any initial, in a name of four syllables or more
+        ("톡채녈", "톡채널", True),  # what plausible_typo accepts
+        ("타카오", "카카오", False),  # three syllables: only the usual slips
+        ("랭키닷곰", "랭키닷컴", False),  # the vowel differs as well
+        ("랭기닷검", "랭키닷컴", False),  # two syllables differ
+        ("선물하지", "선물하기", False),  # the last syllable: a verb ending, not a slip
+    ],
+)
+def test_plausible_name_slip(typed: str, name: str, slip: bool) -> None:
+    assert plausible_name_slip(typed, name) is slip
 
 
 # --- verb forms -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.language.normalize import clean, plausible_typo
+from bot.language.normalize import clean, plausible_name_slip
 
 _PLACEHOLDER_BASE = 0xE000
 # Particles that may stick to a mention ('카스는', '플친도'): consumed with it.
@@ -148,7 +148,7 @@ class EntityRecognizer:
                         letters
                         for mask in _masks(core)
                         for letters in self._by_mask.get(mask, ())
-                        if plausible_typo(core, letters)
+                        if plausible_name_slip(core, letters)
                     ),
                     None,
                 )

@@ -621,6 +621,22 @@ def plausible_typo(typed: str, word: str) -> bool:
     return initial and vowel
 
 
+def plausible_name_slip(typed: str, name: str) -> bool:
+    """Could `typed` be the name `name` with one slip? As plausible_typo; and in a name of
+    four syllables or more, one initial consonant before the last syllable may be any other
+    ('랭기닷컴' for '랭키닷컴'): so long a name with three syllables as typed is no other
+    word. (The last syllable may be an ending: '선물하지' is no slip of '선물하기'.)"""
+    if plausible_typo(typed, name):
+        return True
+    if len(typed) != len(name) or len(name) < 4:
+        return False
+    differing = [n for n, (a, b) in enumerate(zip(typed, name, strict=True)) if a != b]
+    if len(differing) != 1 or differing[0] == len(name) - 1:
+        return False
+    pa, pb = _syllable_parts(typed[differing[0]]), _syllable_parts(name[differing[0]])
+    return pa is not None and pb is not None and pa[1:] == pb[1:]
+
+
 # Contracted vowels of past forms, undone: 졌 (ㅈ+ㅕ) -> 지, 췄 (ㅊ+ㅝ) -> 추, 됐 -> 되.
 _UNCONTRACT = {"ㅕ": "ㅣ", "ㅝ": "ㅜ", "ㅘ": "ㅗ", "ㅙ": "ㅚ", "ㅐ": "ㅏ"}
 
