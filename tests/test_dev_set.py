@@ -31,7 +31,7 @@ DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 # name -> (kinds, in-scope accuracy, refusal rate or None, most wrong answers); measured:
 # english (90: 70 to answer, 20 to decline) 87.1%, 100%, 0 (78.6%, 95%, 1 before);
 # refusals (120: 80 to decline, 40 near the boundary to answer) 92.5%, 100%, 1 (87.5%,
-# 91.2%, 8 before); typos (119: typos, no spaces, noise) 94.1%, -, 1 (90.8%, -, 3 before).
+# 91.2%, 8 before); typos (119: typos, no spaces, noise) 95.0%, -, 1 (90.8%, -, 3 before).
 FOCUSED_SETS = {
     "english": ({"english"}, 0.87, 0.95, 0),
     "refusals": (
@@ -59,8 +59,8 @@ KINDS = {
 MIN_QUESTIONS = 300
 MIN_PER_KIND = 10
 
-# Measured on the shipped knowledge: 95.2%, 100%, 98.3%, 94.6%, 84.4%, 3 wrong answers, and
-# 14 mistakes against the better baseline's 86 (0.16).
+# Measured on the shipped knowledge: 95.6%, 100%, 98.3%, 94.6%, 84.4%, 3 wrong answers, and
+# 13 mistakes against the better baseline's 86 (0.15).
 MIN_IN_SCOPE_ACCURACY = 0.95
 MIN_REFUSAL_RATE = 0.98
 MIN_TYPO_NOSPACE_RATE = 0.96

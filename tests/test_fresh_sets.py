@@ -8,7 +8,8 @@ fresh4 (a fourth author, like fresh3) was measured blind once (93.4% in scope, 3
 then used as a working set: its mistakes were read and fixed in general ways. fresh5 (a
 fifth author) likewise: 93.4% in scope, 92.7% refusals, 3 wrong when measured blind; and
 fresh6 (a sixth): 92.3% in scope, 90.5% refusals, 9 wrong when measured blind; and fresh7 (a
-seventh): 91.0% in scope, 92.5% refusals, 8 wrong when measured blind.
+seventh): 91.0% in scope, 92.5% refusals, 8 wrong; and fresh8 (an eighth): 91.4% in scope,
+90.0% refusals, 5 wrong when measured blind.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -25,16 +26,18 @@ from bot.knowledge.loader import Knowledge, phrasing_key
 
 DATA = Path(__file__).resolve().parent / "data"
 # name -> (in-scope accuracy, refusal rate, most wrong answers); measured today: fresh1
-# 95.9% / 97.5% / 2, fresh2 88.4% / 97.4% / 1, fresh3 95.5% / 95.2% / 4, fresh4 96.0% / 100% /
-# 2, fresh5 95.1% / 97.6% / 1, fresh6 94.7% / 100% / 4, fresh7 92.1% / 100% / 2.
+# 95.9% / 97.5% / 2, fresh2 90.3% / 97.4% / 1, fresh3 95.5% / 95.2% / 4, fresh4 96.0% / 100% /
+# 2, fresh5 95.1% / 97.6% / 1, fresh6 94.7% / 100% / 4, fresh7 92.7% / 100% / 2, fresh8 93.1%
+# / 97.5% / 2.
 THRESHOLDS = {
     "fresh1": (0.95, 0.97, 2),
-    "fresh2": (0.88, 0.97, 1),
+    "fresh2": (0.90, 0.97, 1),
     "fresh3": (0.95, 0.95, 4),
     "fresh4": (0.95, 0.99, 2),
     "fresh5": (0.95, 0.97, 1),
     "fresh6": (0.94, 0.99, 4),
     "fresh7": (0.92, 0.99, 2),
+    "fresh8": (0.93, 0.97, 2),
 }
 
 
