@@ -581,3 +581,14 @@ def test_stem_texts_give_back_each_text_and_know_the_phrasings() -> None:
     assert texts.owners == ["a", "a", "b", "b"]
     assert list(texts.phrasings) == [0, 2, 3]
     assert texts.words == ["카톡", "장애", "복구"]  # one entry per distinct stem
+
+
+def test_a_why_question_holds_back_intents_never_asked_why(engine: Engine) -> None:
+    index = engine.index
+    fit = dict(zip(index._group_ids, index.kind_fit["reason"], strict=True))
+    assert fit["official_cause"] == 1.0
+    assert fit["outage_start"] < 0.5
+    penalty = index._kind_penalty(index.prepare("카톡 왜 멈췄어?"))
+    assert penalty is not None
+    assert penalty[index._group_ids.index("outage_start")] > 0
+    assert penalty[index._group_ids.index("official_cause")] == 0

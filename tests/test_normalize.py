@@ -244,6 +244,8 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("답했나요", "답"),  # a one-syllable noun before 했
         ("말했어", "말"),
         ("언제쯤", "언제"),  # about
+        ("분이나", "분"),  # '이나' after a closed syllable, as '이'
+        ("나이나", "나이"),
         ("몇시쯤에", "몇시"),
         ("뭐했어", "뭐"),
         ("during", "during"),  # no verb in -ing

@@ -325,7 +325,8 @@ class Engine:
         prev = self.index.intents[previous.intent_id]
         near = set(prev.related) | self._by_category.get(prev.category, set())
         marked = any(m in f"{query.cleaned} " for m in FOLLOW_UP_MARKERS)
-        if _bare(query):
+        bare = _bare(query)
+        if bare:
             boost = 15.0
         elif marked or len(query.content_stems) <= 2:
             boost = 8.0
@@ -334,14 +335,16 @@ class Engine:
 
         # The knowledge lists the likeliest next question first ('카카오는 뭐래?' after
         # the speculation: Kakao's rebuttal of it, more than its own account); the previous
-        # intent itself stays ahead of it.
-        first = prev.related[0] if prev.related else None
+        # intent itself stays ahead of it. A bare question word ('왜?') asks something else
+        # about the same topic: no intent near it is preferred.
+        first = prev.related[0] if prev.related and not bare else None
+        extra = 0.0 if bare else _FIRST_RELATED
 
         def bonus(c: Candidate) -> float:
             if c.intent_id == previous.intent_id:
-                return boost + _FIRST_RELATED + 1.0
+                return boost + extra + (1.0 if extra else 0.0)
             if c.intent_id == first:
-                return boost + _FIRST_RELATED
+                return boost + extra
             return boost if c.intent_id in near else 0.0
 
         return sorted(

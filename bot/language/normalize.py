@@ -302,7 +302,7 @@ def squeeze_repeats(text: str) -> str:
 
 
 _LOOSE_PARTICLES = {"은", "는", "을", "를", "가", "도", "에"}
-_AFTER_CONSONANT = {"이", "만", "과", "으로"}
+_AFTER_CONSONANT = {"이", "이나", "만", "과", "으로"}
 # Particles that carry meaning for this domain ('몇 시부터' vs '몇 시까지'): kept as words.
 MEANINGFUL_PARTICLES = ("부터", "까지")
 # 하다/되다 verbs: '사과했' -> '사과', '복구됐' -> '복구'.
