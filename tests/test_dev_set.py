@@ -29,11 +29,11 @@ DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 # Focused sets by other agents, from the article and the list of intents (not the
 # phrasings), used while working on those kinds: more dev sets, not held-out ones.
 # name -> (kinds, in-scope accuracy, refusal rate or None, most wrong answers); measured:
-# english (90: 70 to answer, 20 to decline) 87.1%, 100%, 0 (78.6%, 95%, 1 before);
+# english (90: 70 to answer, 20 to decline) 88.6%, 100%, 0 (78.6%, 95%, 1 before);
 # refusals (120: 80 to decline, 40 near the boundary to answer) 92.5%, 100%, 1 (87.5%,
 # 91.2%, 8 before); typos (119: typos, no spaces, noise) 95.0%, -, 1 (90.8%, -, 3 before).
 FOCUSED_SETS = {
-    "english": ({"english"}, 0.87, 0.95, 0),
+    "english": ({"english"}, 0.88, 0.95, 0),
     "refusals": (
         {"out_of_scope", "other_incident", "formal", "casual", "fragment", "english"},
         0.92,
