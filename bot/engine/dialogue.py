@@ -244,8 +244,6 @@ class Engine:
             rival = next((c for c in candidates[1:4] if not specific(c)), None)
             if rival is None or top.score - rival.score >= SPECIFIC_LEAD:
                 return candidates
-            if top.score - rival.score > SPECIFIC_MARGIN:
-                return candidates
             lead = top.rescored(min(100.0, rival.score + SPECIFIC_LEAD))
             return [lead, *candidates[1:]]
         for n, c in enumerate(candidates[1:4], 1):
@@ -342,7 +340,7 @@ class Engine:
 
         def bonus(c: Candidate) -> float:
             if c.intent_id == previous.intent_id:
-                return boost + extra + (1.0 if extra else 0.0)
+                return boost + (extra + 1.0 if extra else 0.0)
             if c.intent_id == first:
                 return boost + extra
             return boost if c.intent_id in near else 0.0

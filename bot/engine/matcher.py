@@ -447,7 +447,7 @@ class MatchIndex:
     utterance_words: list[str] = field(default_factory=list)
     # while building: the stems of every phrasing and keyword, for the n-grams and the
     # centroids
-    _texts: _StemTexts = field(default_factory=lambda: _StemTexts(), repr=False)
+    _texts: _StemTexts = field(default_factory=_StemTexts, repr=False)
     # every word the knowledge uses, in the form questions are compared in
     vocabulary: frozenset[str] = frozenset()
     # term -> phrasings using it, and term -> (intents using it, with what weight)
