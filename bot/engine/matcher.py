@@ -377,6 +377,7 @@ class Query:
     decline_terms: tuple[str, ...] = ()
     not_covered: tuple[str, ...] = ()
     kinds: frozenset[str] = frozenset()  # what kind of answer it asks for (a time, a reason)
+    asked: frozenset[str] = frozenset()  # every kind its words ask, penalised or not
     mentions: tuple[EntityMention, ...] = ()  # the names it uses, as typed
 
     @property
@@ -990,27 +991,28 @@ class MatchIndex:
     def join(self, earlier: Query, later: Query) -> Query:
         """Two questions read as one ('재난관리시스템엔 왜 들어갔어?' + '언제부터?'); what
         the later one asks (its kind, its language) decides."""
+        cleaned = f"{earlier.cleaned} {later.cleaned}"
         return replace(
             later,
             original=f"{earlier.original} {later.original}",
-            cleaned=f"{earlier.cleaned} {later.cleaned}",
+            cleaned=cleaned,
             stems=earlier.stems + later.stems,
             jamo=earlier.jamo + later.jamo,
             jamo_words=f"{earlier.jamo_words} {later.jamo_words}".strip(),
             entities=tuple(dict.fromkeys(earlier.entities + later.entities)),
             content_stems=earlier.content_stems + later.content_stems,
             kinds=later.kinds or earlier.kinds,
+            asked=question_kinds(cleaned),
         )
 
     def prepare(self, text: str) -> Query:
         """Normalise a question into a Query."""
         cleaned, stems, mentions = self._stems(text)
         content = tuple(s for s in stems if not is_placeholder(s[0]) and s not in FILLER_STEMS)
+        asked = question_kinds(cleaned)
         day = self.canonical("날짜")
         after = content[content.index(day) + 1 :] if day in content else ()
-        if any(not _DATE_WORD_RE.match(w) for w in after) and not (
-            question_kinds(cleaned) & {"time", "date"}
-        ):
+        if any(not _DATE_WORD_RE.match(w) for w in after) and not asked & {"time", "date"}:
             # '터졌던 날 무슨 일이었어?': a day followed by what is asked about it only sets
             # the scene; '터진 날?' ends on it and asks it, '그 날 3월 2일 맞지?' checks it.
             stems = [s for s in stems if s != day]
@@ -1036,7 +1038,8 @@ class MatchIndex:
             foreign_dates=dates,
             decline_terms=declined,
             not_covered=uncovered,
-            kinds=question_kinds(cleaned) & PENALISED_KINDS,
+            kinds=asked & PENALISED_KINDS,
+            asked=asked,
             mentions=tuple(mentions),
         )
 
@@ -1110,7 +1113,7 @@ class MatchIndex:
         total = 0.0
         unknown: list[str] = []
         entity_terms = [s for s in query.stems if is_placeholder(s[0]) and s in self.idf]
-        asked = question_kinds(query.cleaned)
+        asked = query.asked
         scene = bool(asked & _SCENE_KINDS) and not asked & {"time", "date"}
         # '터졌던 날 무슨 일이었어?': the day sets the scene unless a time or date is asked.
         day = self.canonical("날짜") if not asked & {"time", "date"} else None
