@@ -334,9 +334,6 @@ _ENTITY_EMPHASIS = 1.25  # the thing a question names is its most specific word
 # 2?') sets the scene; it is not what is asked.
 _SCENE_EMPHASIS = 0.3
 _SCENE_KINDS = frozenset({"reason", "manner", "person", "length", "amount"})
-_DATE_WORD_RE = re.compile(
-    r"^(?:\d{1,4}(?:월|일|년|st|nd|rd|th)?|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*)$"
-)
 _ENTITY_SPECIFIC_WEIGHT = 0.7
 _FUZZY_CUTOFF = 75.0
 _TERM_SHARE = 0.55
@@ -953,18 +950,19 @@ class MatchIndex:
                 piece = word[i:j]
                 if len(piece) == 1 and piece not in _GLUE and piece not in self.word_groups:
                     continue  # one syllable: an ending, unless a group's word ('끝', '왜')
+                stemmed = "" if piece in _GLUE else stem(piece)
                 if piece in _GLUE:
                     candidate = (covered + (j - i), flushed(pieces, run), "")
-                elif piece in FILLER_STEMS or stem(piece) in FILLER_STEMS:
+                elif piece in FILLER_STEMS or stemmed in FILLER_STEMS:
                     # Kept: '뭐가' says what is asked, even if it is no topic word.
-                    candidate = (covered + (j - i), [*flushed(pieces, run), stem(piece)], "")
+                    candidate = (covered + (j - i), [*flushed(pieces, run), stemmed], "")
                 elif (
                     piece in vocab
-                    or stem(piece) in vocab
-                    or self.canonical(stem(piece)) != stem(piece)  # '풀렸': 복구's 풀리
+                    or stemmed in vocab
+                    or self.canonical(stemmed) != stemmed  # '풀렸': 복구's 풀리
                 ):
                     # The known form: '들어' is a word of the knowledge, its stem '들' is not.
-                    known = piece if piece in vocab else stem(piece)
+                    known = piece if piece in vocab else stemmed
                     candidate = (covered + (j - i), [*flushed(pieces, run), known], "")
                 else:
                     continue
@@ -1221,6 +1219,8 @@ class MatchIndex:
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = rf"(?:{'|'.join(_MONTHS)})[a-z]*"
+# A word that is (part of) a date: '2020년', '3월', '2일', '2nd', 'march'.
+_DATE_WORD_RE = re.compile(rf"^(?:\d{{1,4}}(?:월|일|년|st|nd|rd|th)?|{_MONTH})$")
 # 'march 5', 'march 5th', '5 march', '5th of march'
 _EN_DATE_RE = re.compile(
     rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\b"

@@ -481,8 +481,10 @@ def stem_english(word: str) -> str:
         if word.endswith(british) and len(word) > len(british) + 3:
             word = word[: -len(british)] + american
             break
-    if word.endswith(("n't", "'s")):
-        word = word[: word.rindex("'") - (1 if word.endswith("n't") else 0)]
+    if word.endswith("n't"):
+        word = word[:-3]
+    elif word.endswith("'s"):
+        word = word[:-2]
     return str(_SNOWBALL.stemWord(word))
 
 
