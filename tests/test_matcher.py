@@ -13,7 +13,7 @@ import pytest
 
 from bot.engine import dialogue
 from bot.engine.dialogue import Engine
-from bot.engine.matcher import MatchIndex
+from bot.engine.matcher import MatchIndex, _StemTexts
 from bot.knowledge.loader import Knowledge, phrasing_key
 from bot.language.entities import is_placeholder
 
@@ -565,8 +565,6 @@ def test_a_day_only_sets_the_scene_when_something_else_is_asked(
 
 
 def test_stem_texts_give_back_each_text_and_know_the_phrasings() -> None:
-    from bot.engine.matcher import _StemTexts
-
     texts = _StemTexts()
     texts.add("a", ["카톡", "장애"], phrasing=True)
     texts.add("a", ["장애"], phrasing=False)  # a keyword
