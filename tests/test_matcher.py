@@ -10,12 +10,16 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
 from bot.engine import dialogue
 from bot.engine.dialogue import Engine
-from bot.engine.matcher import MatchIndex, _StemTexts
+from bot.engine.matcher import _NARROW, MatchIndex, _StemTexts
 from bot.knowledge.loader import Knowledge, phrasing_key
-from bot.language.entities import is_placeholder
+from bot.language.entities import is_placeholder, placeholder
+from bot.language.normalize import to_jamo
 
 DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 
@@ -590,3 +594,42 @@ def test_a_why_question_holds_back_intents_never_asked_why(engine: Engine) -> No
     assert penalty is not None
     assert penalty[index._group_ids.index("outage_start")] > 0
     assert penalty[index._group_ids.index("official_cause")] == 0
+
+
+# Jamo, a few placeholders (one past those swapped), ASCII and spaces.
+_LETTERS = st.sampled_from(
+    [chr(0x3131 + k) for k in range(0, 51, 5)]
+    + [placeholder(k) for k in (0, 3, 80)]
+    + list("ab1 ")
+)
+
+
+@given(st.text(_LETTERS, max_size=12), st.text(_LETTERS, max_size=12))
+def test_narrowed_jamo_texts_compare_as_before(a: str, b: str) -> None:
+    narrow_a, narrow_b = a.translate(_NARROW), b.translate(_NARROW)
+    assert fuzz.ratio(narrow_a, narrow_b) == fuzz.ratio(a, b)
+    assert fuzz.token_set_ratio(narrow_a, narrow_b) == fuzz.token_set_ratio(a, b)
+
+
+@given(st.text(st.sampled_from(["\u00c0", "\u00e9", "\u0085", "ㄱ", "a", placeholder(2)])))
+def test_narrowing_loses_no_letter(text: str) -> None:
+    assert text.translate(_NARROW).translate(_NARROW) == text
+
+
+def test_stored_jamo_take_one_byte_a_letter(engine: Engine) -> None:
+    index = engine.index
+    words = index.utterance_words
+    assert words and all(max(map(ord, w), default=0) < 256 for w in words)
+    assert all(max(map(ord, j)) < 256 for j in index.term_jamo)
+    term = index.term_list[len(index.term_list) // 2]
+    assert to_jamo(term).translate(_NARROW) in index.term_jamo
+
+
+def test_a_shortened_word_finds_the_longer_known_words(engine: Engine) -> None:
+    index = engine.index
+    assert "사과문" in index._longer_terms("사과", 6)
+    for term in index.term_list[::50]:
+        if len(term) >= 3:
+            found = index._longer_terms(term[:-1], 6)
+            assert all(t.startswith(term[:-1]) and len(t) > len(term) - 1 for t in found)
+            assert term in found or (len(found) == 6 and found[-1] < term)

@@ -35,3 +35,17 @@ def test_unit_weights_keep_five_decimals() -> None:
         filler.add(0, n, float(value))
     weights = filler.done()["k"][1]
     assert np.abs(weights - values).max() <= 0.5 / 65535 + 1e-12
+
+
+def test_packed_ids_share_rows_and_give_no_ids_for_a_key_they_lack() -> None:
+    from array import array
+
+    from bot.engine.postings import PackedIds
+
+    rows = {"복구": 0, "장애": 1, "원인": 2}
+    packed = PackedIds({"장애": array("i", [3, 5]), "복구": array("i", [1])}, rows)
+    assert packed["장애"].tolist() == [3, 5]
+    assert packed["복구"].tolist() == [1]
+    assert packed["원인"].tolist() == []
+    assert packed.get("모름") is None
+    assert len(packed) == 3

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import re
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -351,6 +352,18 @@ _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to o
 _PRUNE_SLACK = 10.0
 _PRUNE_KEEP = 100  # phrasings compared as text at most (every set answers the same at 200 and 100)
 _UNCOVERED = "\x00"  # marks a run of letters a split could not explain
+# Stored jamo texts are kept at one byte a letter. A str of code points below 256 takes
+# one byte a letter, not two: the Hangul compatibility jamo, then the first entities'
+# placeholders, are swapped, in order, with U+0080-U+00FF (less the spaces: rapidfuzz splits
+# words on U+0085 and U+00A0). 5 MB of the 100x index. A swap that keeps their order
+# among themselves and after ASCII, so texts narrowed alike compare as before (but for
+# letters of U+0080-U+00FF, 'é', which are kept but sort among the jamo).
+_WIDE = [chr(0x3131 + k) for k in range(51)] + [placeholder(k) for k in range(75)]
+_BYTE_SLOTS = [chr(c) for c in range(0x80, 0x100) if not chr(c).isspace()]
+_NARROW = str.maketrans(
+    dict(zip(_WIDE, _BYTE_SLOTS, strict=True)) | dict(zip(_BYTE_SLOTS, _WIDE, strict=True))
+)
+_FUZZY_ROOM = 8  # typo candidates taken, of which the best four count (ties by row)
 _EMPTY = (
     np.zeros(0, dtype=np.intp),
     np.zeros(0, dtype=np.float64),
@@ -441,20 +454,27 @@ class MatchIndex:
     recognizer: EntityRecognizer
     utterance_intent: list[str] = field(default_factory=list)
     utterance_text: list[str] = field(default_factory=list)
-    # each phrasing's stems in jamo, space-separated; without the spaces, its jamo text
+    # each phrasing's stems in jamo (narrowed, see _NARROW), space-separated; without the
+    # spaces, its jamo text
     utterance_words: list[str] = field(default_factory=list)
     # while building: the stems of every phrasing and keyword, for the n-grams and the
     # centroids
     _texts: _StemTexts = field(default_factory=_StemTexts, repr=False)
-    # every word the knowledge uses, in the form questions are compared in
-    vocabulary: frozenset[str] = frozenset()
-    # term -> phrasings using it, and term -> (intents using it, with what weight)
-    utterance_postings: Mapping[str, np.ndarray] = field(default_factory=dict)
-    intent_postings: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    idf: dict[str, float] = field(default_factory=dict)
+    # Every word the knowledge uses, in the form questions are compared in, sorted; and
+    # each word's row in it. The term arrays below are by row: one dict for them all (on
+    # 100x knowledge a dict or set over its 41,500 terms is 2-4 MB).
     term_list: list[str] = field(default_factory=list)
+    vocabulary: dict[str, int] = field(default_factory=dict)
+    # term -> phrasings using it, and term -> (intents using it, with what weight)
+    utterance_postings: PackedIds = field(default_factory=PackedIds.empty)
+    intent_postings: PackedPostings = field(default_factory=PackedPostings.empty)
+    idf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per row
+    # The terms in jamo (narrowed), shortest first (by row within a length), with each
+    # one's row and where each length starts: a typo is compared with the lengths it can
+    # reach only.
     term_jamo: list[str] = field(default_factory=list)
-    prefixes: dict[str, list[str]] = field(default_factory=dict)
+    _jamo_rows: array[int] = field(default_factory=lambda: array("i"), repr=False)
+    _jamo_starts: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
     verb_keys: dict[str, list[str]] = field(default_factory=dict)
     word_groups: dict[str, str] = field(default_factory=dict)  # word -> its group's word
     # character n-gram -> (utterance positions, TF-IDF weights), rows L2-normalised
@@ -467,11 +487,6 @@ class MatchIndex:
     known_months: set[int] = field(default_factory=set)  # months the article mentions at all
     # (length, position, syllable) -> short words of the vocabulary, for typos
     syllable_index: dict[tuple[int, int, str], list[str]] = field(default_factory=dict)
-    # length in jamo -> positions in term_jamo: fuzzy matching looks only where it can reach
-    jamo_by_length: dict[int, list[int]] = field(default_factory=dict)
-    _reachable_cache: dict[tuple[int, float], tuple[list[int], list[str]]] = field(
-        default_factory=dict, repr=False
-    )
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     max_idf: float = 1.0
@@ -546,13 +561,10 @@ class MatchIndex:
         index._learn_kinds()
         index._build_ngrams()
         index._build_centroids()
-        index.idf = {t: math.log(1.0 + n_intents / c) for t, c in df.items()}
+        index.idf = np.array([math.log(1.0 + n_intents / df[t]) for t in index.term_list])
         index.max_idf = math.log(1.0 + n_intents)
-        index.term_list = sorted(index.vocabulary)
-        for term in index.term_list:
-            for n in range(2, len(term)):
-                index.prefixes.setdefault(term[:n], []).append(term)
-        index.term_jamo = [to_jamo(t) for t in index.term_list]
+        del df
+        index._index_jamo()
         # Typos are looked for among the knowledge's words, the words of its groups
         # ('떄문' is a slip of '때문', which reads as 원인) and the filler words ('괸련' is a
         # slip of '관련', which says nothing, not an unknown word).
@@ -561,8 +573,6 @@ class MatchIndex:
                 for position, syllable in enumerate(term):
                     place = (len(term), position, syllable)
                     index.syllable_index.setdefault(place, []).append(term)
-        for position, jamo in enumerate(index.term_jamo):
-            index.jamo_by_length.setdefault(len(jamo), []).append(position)
         for term in index.term_list:
             key = verb_key(term)
             if key is not None:
@@ -594,17 +604,17 @@ class MatchIndex:
         using it, as compact arrays: these postings are most of the index's memory on large
         bases. Filled from typed arrays, not lists of Python tuples and floats, which were
         a large part of the build's peak."""
-        self.vocabulary = frozenset(term for bag in bags.values() for term in bag)
+        self.term_list = sorted({term for bag in bags.values() for term in bag})
+        self.vocabulary = rows = {term: n for n, term in enumerate(self.term_list)}
         group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
         # Sized first (per term, the intents using it), then filled in place: no pair of
         # growing arrays per term that is then copied.
-        counts: dict[str, int] = {}
+        counts = [0] * len(rows)
         for intent_id, bag in bags.items():
             if intent_id in group_of:
                 for term in bag:
-                    counts[term] = counts.get(term, 0) + 1
-        rows = {term: n for n, term in enumerate(counts)}
-        filler = PostingsFiller(rows, list(counts.values()))
+                    counts[rows[term]] += 1
+        filler = PostingsFiller(rows, counts)
         del counts
         for intent_id, bag in bags.items():
             group = group_of.get(intent_id)
@@ -613,8 +623,19 @@ class MatchIndex:
             for term, weight in bag.items():
                 filler.add(rows[term], group, weight)
         self.intent_postings = filler.done()
-        self.utterance_postings = PackedIds(self._utterance_positions)
+        self.utterance_postings = PackedIds(self._utterance_positions, rows)
         self._utterance_positions = {}
+
+    def _index_jamo(self) -> None:
+        """The terms in jamo, shortest first, and where each length starts."""
+        jamo = [to_jamo(term).translate(_NARROW) for term in self.term_list]
+        order = sorted(range(len(jamo)), key=lambda row: len(jamo[row]))  # stable: by row
+        self.term_jamo = [jamo[row] for row in order]
+        self._jamo_rows = array("i", order)
+        self._jamo_starts = {}
+        for position, text in enumerate(self.term_jamo):
+            start, _end = self._jamo_starts.get(len(text), (position, position))
+            self._jamo_starts[len(text)] = (start, position + 1)
 
     def _bags(
         self, intents: dict[str, Intent], entities: dict[str, Entity]
@@ -659,7 +680,7 @@ class MatchIndex:
                 jamo_stems = [to_jamo(s) for s in stems]
                 self.utterance_intent.append(intent.id)
                 self.utterance_text.append(text)
-                self.utterance_words.append(" ".join(jamo_stems))
+                self.utterance_words.append(" ".join(jamo_stems).translate(_NARROW))
             for keyword in intent.keywords:
                 add_terms(intent.id, keyword, _KEYWORD_WEIGHT)
             answers = [intent.answer, intent.answer_en or ""]
@@ -884,7 +905,7 @@ class MatchIndex:
         no typo to correct ('작동' is no slip of '자동')."""
         return word in self.vocabulary or self.canonical(word) != word
 
-    def _split_vocab(self) -> set[str] | frozenset[str]:
+    def _split_vocab(self) -> Container[str]:
         if self.split_vocabulary is not None:
             return self.split_vocabulary
         return self.vocabulary
@@ -1065,21 +1086,24 @@ class MatchIndex:
         for term in self.verb_keys.get(key, ()) if key else ():
             matches[term] = max(matches.get(term, 0.0), 0.9)
         # A shortened form of a known word ('사과' for '사과문').
-        for term in self.prefixes.get(word, ())[:6]:
+        for term in self._longer_terms(word, 6):
             matches[term] = max(matches.get(term, 0.0), 0.85)
         jamo = to_jamo(word)
         if len(jamo) >= 3 and not is_placeholder(word[0]):
             cutoff = 80.0 if len(jamo) <= 6 else _FUZZY_CUTOFF
-            reachable, reachable_jamo = self._reachable(len(jamo), cutoff)
-            for _term, score, pos in process.extract(
-                jamo,
-                reachable_jamo,
+            start, end = self._reachable(len(jamo), cutoff)
+            found = process.extract(
+                jamo.translate(_NARROW),
+                self.term_jamo[start:end],
                 scorer=fuzz.ratio,
                 processor=None,
                 score_cutoff=cutoff,
-                limit=4,
-            ):
-                term = self.term_list[reachable[pos]]
+                limit=_FUZZY_ROOM,
+            )
+            # The best four, ties to the term first in the vocabulary's order.
+            rows = sorted((-score, self._jamo_rows[start + pos]) for _t, score, pos in found)
+            for negative, row in rows[:4]:
+                term, score = self.term_list[row], -negative
                 if len(word) <= 2 and _HANGUL_RE.match(word) and not plausible_typo(word, term):
                     continue
                 sim = score / 100.0
@@ -1087,21 +1111,35 @@ class MatchIndex:
                     matches[term] = sim
         return sorted(matches.items(), key=lambda item: -item[1])
 
-    def _reachable(self, length: int, cutoff: float) -> tuple[list[int], list[str]]:
-        """The known words a word of `length` jamo can match at `cutoff`: the ratio is at
-        most 200 * shorter / (both lengths). Worked out once per length and cutoff."""
-        key = (length, cutoff)
-        found = self._reachable_cache.get(key)
-        if found is None:
-            positions = sorted(
-                position
-                for other, positions in self.jamo_by_length.items()
-                if 200.0 * min(other, length) / (other + length) >= cutoff
-                for position in positions
-            )
-            found = (positions, [self.term_jamo[p] for p in positions])
-            self._reachable_cache[key] = found
+    def _idf(self, term: str) -> float:
+        """How specific a known term is to few intents."""
+        return float(self.idf[self.vocabulary[term]])
+
+    def _longer_terms(self, word: str, limit: int) -> list[str]:
+        """Up to `limit` known words that begin with this word (of two letters or more) and
+        go on, in the vocabulary's order."""
+        if len(word) < 2:
+            return []
+        found: list[str] = []
+        for row in range(bisect_left(self.term_list, word), len(self.term_list)):
+            term = self.term_list[row]
+            if not term.startswith(word) or len(found) == limit:
+                break
+            if len(term) > len(word):
+                found.append(term)
         return found
+
+    def _reachable(self, length: int, cutoff: float) -> tuple[int, int]:
+        """The slice of term_jamo a word of `length` jamo can match at `cutoff`: the ratio
+        is at most 200 * shorter / (both lengths), so the lengths it reaches are a run."""
+        reached = [
+            span
+            for other, span in self._jamo_starts.items()
+            if 200.0 * min(other, length) / (other + length) >= cutoff
+        ]
+        if not reached:
+            return 0, 0
+        return min(start for start, _ in reached), max(end for _, end in reached)
 
     def _term_coverage(self, query: Query) -> tuple[np.ndarray, tuple[str, ...]]:
         """Per utterance, the share (0..1) of the question's weight it explains: its own
@@ -1110,7 +1148,7 @@ class MatchIndex:
         explained = np.zeros(n_utt, dtype=np.float64)
         total = 0.0
         unknown: list[str] = []
-        entity_terms = [s for s in query.stems if is_placeholder(s[0]) and s in self.idf]
+        entity_terms = [s for s in query.stems if is_placeholder(s[0]) and s in self.vocabulary]
         asked = query.asked
         scene = bool(asked & _SCENE_KINDS) and not asked & {"time", "date"}
         # '터졌던 날 무슨 일이었어?': the day sets the scene unless a time or date is asked.
@@ -1123,7 +1161,7 @@ class MatchIndex:
                 unknown.append(word)
                 total += self.max_idf
                 continue
-            weight = max(sim * self.idf[t] for t, sim in matches)
+            weight = max(sim * self._idf(t) for t, sim in matches)
             emphasis = _ENTITY_EMPHASIS if is_placeholder(word[0]) else 1.0
             if (scene and _DATE_WORD_RE.match(word)) or word == day:
                 emphasis = _SCENE_EMPHASIS
@@ -1131,7 +1169,7 @@ class MatchIndex:
             per_utt = np.zeros(n_utt, dtype=np.float64)
             per_intent = np.zeros(len(self._group_ids), dtype=np.float64)
             for term, sim in matches:
-                value = sim * self.idf[term]
+                value = sim * self._idf(term)
                 positions = self.utterance_postings.get(term, _EMPTY[0])
                 if len(positions):
                     per_utt[positions] = np.maximum(per_utt[positions], value)
@@ -1165,11 +1203,13 @@ class MatchIndex:
         words = [self.utterance_words[i] for i in keep]
         jamo = [w.replace(" ", "") for w in words]
         scores: np.ndarray = np.asarray(
-            process.cdist([query.jamo], jamo, scorer=fuzz.ratio)[0], dtype=np.float64
+            process.cdist([query.jamo.translate(_NARROW)], jamo, scorer=fuzz.ratio)[0],
+            dtype=np.float64,
         )
         if len(query.stems) > 1:
             # Word order and extra words matter less than the words themselves.
-            by_words = process.cdist([query.jamo_words], words, scorer=fuzz.token_set_ratio)[0]
+            narrow = query.jamo_words.translate(_NARROW)
+            by_words = process.cdist([narrow], words, scorer=fuzz.token_set_ratio)[0]
             scores = np.maximum(scores, 0.9 * np.asarray(by_words, dtype=np.float64))
         full = np.zeros(n, dtype=np.float64)
         full[keep] = scores

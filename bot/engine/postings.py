@@ -50,13 +50,29 @@ class PackedIds(_Rows, Mapping[str, np.ndarray]):
 
     __slots__ = ("_ids", "_offsets", "_rows")
 
-    def __init__(self, lists: Mapping[str, array[int]]) -> None:
-        """From typed arrays ('i'), copied in the mapping's order."""
-        self._rows = {key: n for n, key in enumerate(lists)}
-        self._offsets = offsets_of([len(values) for values in lists.values()])
+    def __init__(
+        self, lists: Mapping[str, array[int]], rows: dict[str, int] | None = None
+    ) -> None:
+        """From typed arrays ('i'), copied in the mapping's order; or, given `rows` (key ->
+        row, rows 0..n-1, a dict shared with other arrays over the same keys), in row
+        order, with no ids for a key of `rows` the lists lack."""
+        if rows is None:
+            rows = {key: n for n, key in enumerate(lists)}
+        self._rows = rows
+        keys = sorted(rows, key=rows.__getitem__)
+        empty = array("i")
+        self._offsets = offsets_of([len(lists.get(key, empty)) for key in keys])
         self._ids = np.empty(self._offsets[-1], dtype=np.int32)
-        for n, values in enumerate(lists.values()):
-            self._ids[self._offsets[n] : self._offsets[n + 1]] = np.frombuffer(values, np.int32)
+        for n, key in enumerate(keys):
+            values = lists.get(key)
+            if values:
+                start, end = self._offsets[n], self._offsets[n + 1]
+                self._ids[start:end] = np.frombuffer(values, np.int32)
+
+    @classmethod
+    def empty(cls) -> PackedIds:
+        """No keys: the index's postings before it is built."""
+        return cls({})
 
     def __getitem__(self, key: str) -> np.ndarray:
         n = self._rows[key]
