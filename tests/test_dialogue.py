@@ -101,6 +101,10 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("그날 무슨 요일이야", "not_covered"),
         ("카카오 대표이사 누구야", "not_covered"),
         ("did kakao pay compensation", "not_covered"),
+        ("카톡 MAU가 얼마야", "not_covered"),
+        ("그때 유실된 대화는 없어?", "not_covered"),
+        ("챗봇 상담 건수 몇 건이었어?", "not_covered"),
+        ("로그인 안 될 때 해결 방법 알려줘", "not_covered"),
     ],
 )
 def test_out_of_scope_is_declined(engine: Engine, question: str, reason: str | None) -> None:

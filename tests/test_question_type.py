@@ -17,6 +17,7 @@ from bot.language.question_type import question_kinds
         ("장애 시각 멋시?", "time"),
         ("며칠이었어?", "date"),
         ("몇 월 몇 일?", "date"),
+        ("장애 발생 일자를 알려줘", "date"),
         ("얼마나 오래 안 됐어", "length"),
         ("몇 분 동안 먹통이었음", "length"),
         ("몇시간 걸렸어", "length"),
@@ -56,6 +57,7 @@ def test_question_kinds_finds_the_kind_asked(question: str, kind: str) -> None:
         ("How many users were affected?", "manner"),
         ("How did users react when it went down?", "time"),  # 'when' as a conjunction
         ("카톡 몇 시 몇 분에 먹통 됨?", "length"),  # not minutes of a length
+        ("카톡 먹통 때문에 일자리 잃었어?", "date"),  # a job, not a date
     ],
 )
 def test_question_kinds_tells_similar_words_apart(question: str, absent: str) -> None:
