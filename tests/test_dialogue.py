@@ -277,6 +277,20 @@ def test_a_follow_up_leans_to_the_first_related_intent(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
+    ("earlier", "expected"),
+    [
+        ("한 사람당 하루에 카톡 얼마나 썼대?", "stats_source"),  # the figures' source
+        ("카톡 장애 요약해줘", "article_source"),  # the article's own
+    ],
+)
+def test_a_one_word_follow_up_is_read_in_the_topic(
+    engine: Engine, earlier: str, expected: str
+) -> None:
+    after = _conversation(engine, [earlier, "출처?"])[1]
+    assert (after.kind, after.intent_id) == ("answer", expected)
+
+
+@pytest.mark.parametrize(
     ("question", "entity_id"),
     [("PC 카톡에서 로그인도 안됐어?", "pc"), ("모바일카카오톡도로그인안됐어요", "mobile")],
 )

@@ -345,10 +345,18 @@ class Engine:
                 return boost + extra
             return boost if c.intent_id in near else 0.0
 
-        return sorted(
+        ranked = sorted(
             (c.rescored(min(100.0, c.score + bonus(c))) for c in candidates),
             key=lambda c: -c.score,
         )
+        # One word asked ('출처는?' after the usage figures): when the intent likeliest to
+        # come next takes that word as fully as the leader does, it changes places with it.
+        if first is not None and len(query.content_stems) == 1 and len(ranked) > 1:
+            top = ranked[0]
+            n = next((n for n, c in enumerate(ranked) if c.intent_id == first), None)
+            if n and top.intent_id != previous.intent_id and ranked[n].terms >= top.terms:
+                ranked[0], ranked[n] = ranked[n].rescored(top.score), top.rescored(ranked[n].score)
+        return ranked
 
     def ask(
         self,
