@@ -276,6 +276,16 @@ def test_a_follow_up_leans_to_the_first_related_intent(engine: Engine) -> None:
     assert (after.kind, after.intent_id) == ("answer", "kakao_rebuttal")
 
 
+def test_a_figure_the_fact_never_gives_is_declined(engine: Engine) -> None:
+    # The 2016 earthquake is in the article, how long KakaoTalk was down then is not.
+    reply = engine.ask("경주 지진 났을 때 카톡 몇 시간이나 먹통이었어?")
+    assert (reply.kind, reply.reason) == ("decline", "not_covered")
+    # A 'when' of the same fact is answered by its date; a count of the affected users
+    # by the answer saying the article gives none (that intent is asked it often).
+    assert engine.ask("카카오 언제 재난관리시스템에 들어갔어?").intent_id == "udms_history"
+    assert engine.ask("몇 명이나 피해 입었어?").intent_id == "affected_users"
+
+
 @pytest.mark.parametrize(
     ("earlier", "expected"),
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.language.normalize import clean
-from bot.language.question_type import question_kinds
+from bot.language.question_type import question_kinds, stated_kinds
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,19 @@ def test_question_kinds_tells_similar_words_apart(question: str, absent: str) ->
 @pytest.mark.parametrize("question", ["카카오스토리는?", "원인", "kakao story", "", "ㅋㅋㅋ"])
 def test_a_question_without_a_question_word_has_no_kind(question: str) -> None:
     assert question_kinds(clean(question)) - {"reason"} == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("answer", "stated"),
+    [
+        ("오전 8시 58분부터 10시 17분까지", {"time", "length", "amount"}),
+        ("2016년 9월 경주 지진 발생 직후 편입했습니다.", {"date", "amount"}),
+        ("약 1시간 20분(80분)간 이어졌습니다.", {"time", "length", "amount"}),
+        ("기사에는 이용자 수가 나오지 않습니다.", set()),
+        ("It lasted about 80 minutes.", {"length", "amount"}),
+        ("KakaoStory resumed at 3 p.m.", {"time", "amount"}),
+        ("on 2 March 2020", {"date", "amount"}),
+    ],
+)
+def test_stated_kinds_reads_the_figures_an_answer_gives(answer: str, stated: set[str]) -> None:
+    assert stated_kinds(answer) == stated

@@ -24,7 +24,7 @@ from bot.engine.answers import (
 from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 from bot.language.normalize import clean, to_jamo
-from bot.language.question_type import question_kinds
+from bot.language.question_type import FIGURE_KINDS, question_kinds, stated_kinds
 
 CANDIDATES = 50
 _SERIALS = itertools.count(1)
@@ -147,8 +147,13 @@ class Engine:
         self.index = MatchIndex.build(knowledge)
         self.serial = next(_SERIALS)  # tells this engine's remembered turns from another's
         self._by_category: dict[str, set[str]] = {}
+        # Per intent, the kinds of figure its answers state (see stated_kinds).
+        self._stated: dict[str, frozenset[str]] = {}
         for intent in self.index.intents.values():
             self._by_category.setdefault(intent.category, set()).add(intent.id)
+            texts = [intent.answer, intent.answer_en or ""]
+            texts += [t for a in intent.entity_answers for t in (a.answer, a.answer_en or "")]
+            self._stated[intent.id] = stated_kinds(" ".join(texts))
 
     def _entity_for(self, intent_id: str, query: Query, previous: Turn | None) -> str | None:
         intent = self.index.intents[intent_id]
@@ -225,7 +230,23 @@ class Engine:
         candidates = self._prefer_specific(query, candidates)
         top = candidates[0]
         confidence = top.score / 100.0
+        if self._gives_no_figure_asked(query, top.intent_id):
+            # A figure asked of a fact that gives none ('경주 지진 때 몇 시간 안 됐어?'):
+            # the article does not say.
+            return query, candidates, None, max(0.0, min(1.0, confidence)), "not_covered"
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
+
+    def _gives_no_figure_asked(self, query: Query, intent_id: str) -> bool:
+        """Does the question ask a figure (a time, a date, a length, a number) that the
+        intent's answers never state, and that its phrasings rarely ask? ('몇 명이
+        피해봤어?' is asked of the affected users often: their answer says the article
+        gives no number.) A 'when' is answered by a time or a date."""
+        asked = query.kinds & FIGURE_KINDS
+        if "time" in asked:
+            asked |= {"date"}
+        if not asked or asked & self._stated[intent_id]:
+            return False
+        return not any(self.index.kind_fits(intent_id, kind) for kind in asked)
 
     def _prefer_specific(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
         """Between two close candidates, the one with an answer specific to the thing the

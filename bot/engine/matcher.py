@@ -492,6 +492,7 @@ class MatchIndex:
     max_idf: float = 1.0
     _group_starts: np.ndarray = field(init=False, repr=False)
     _group_ids: list[str] = field(init=False, repr=False)
+    _group_of: dict[str, int] = field(init=False, repr=False)  # intent -> its group
     _group_sizes: np.ndarray = field(init=False, repr=False)
     _utterance_group: np.ndarray = field(init=False, repr=False)  # per phrasing, its group
     # kind of answer -> per intent (in _group_ids order), how readily it answers that kind
@@ -727,6 +728,13 @@ class MatchIndex:
             kind: np.minimum(1.0, c / sizes / _KIND_USUAL) for kind, c in counts.items() if c.any()
         }
 
+    def kind_fits(self, intent_id: str, kind: str) -> bool:
+        """Do this intent's phrasings ask for this kind now and then (_KIND_USUAL)?"""
+        fit = self.kind_fit.get(kind)
+        if fit is None or intent_id not in self._group_of:
+            return False
+        return bool(fit[self._group_of[intent_id]] >= 1.0)
+
     def _kind_penalty(self, query: Query) -> np.ndarray | None:
         """Points off per intent that never answers the kind of thing the question asks."""
         fits = [self.kind_fit[k] for k in query.kinds if k in self.kind_fit]
@@ -854,6 +862,7 @@ class MatchIndex:
                 starts.append(n)
         self._group_starts = np.array(starts, dtype=np.intp)
         self._group_ids = [self.utterance_intent[n] for n in starts]
+        self._group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
         self._group_sizes = np.diff(np.array([*starts, len(self.utterance_intent)], dtype=np.intp))
         self._utterance_group = np.repeat(
             np.arange(len(starts), dtype=np.int32), self._group_sizes

@@ -61,3 +61,23 @@ def question_kinds(cleaned: str) -> frozenset[str]:
     if "length" in kinds:
         kinds.discard("amount")  # '얼마나 걸렸어': the length, not a quantity
     return frozenset(kinds)
+
+
+# What an answer states, for the kinds a question can ask a figure of: a clock time, a
+# day, a length of time, a number. An answer stating none of what is asked cannot answer
+# it ('경주 지진 때 몇 시간 안 됐어?' and the answer about the 2016 earthquake).
+_STATED: dict[str, re.Pattern[str]] = {
+    "time": re.compile(r"\d\s*시|오전|오후|\d:\d\d|\b[ap]\.?m\b|o'clock", re.IGNORECASE),
+    "date": re.compile(
+        r"\d\s*(?:월|일|년)|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+        re.IGNORECASE,
+    ),
+    "length": re.compile(r"\d\s*(?:시간|분|초)|\b(?:hours?|minutes?|seconds?)\b", re.IGNORECASE),
+    "amount": re.compile(r"\d"),
+}
+FIGURE_KINDS = frozenset(_STATED)
+
+
+def stated_kinds(text: str) -> frozenset[str]:
+    """The kinds of figure an answer text states (a time, a date, a length, a number)."""
+    return frozenset(kind for kind, pattern in _STATED.items() if pattern.search(text))
