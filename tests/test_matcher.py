@@ -16,10 +16,10 @@ from rapidfuzz import fuzz
 
 from bot.engine import dialogue
 from bot.engine.dialogue import Engine
-from bot.engine.matcher import _NARROW, MatchIndex, _StemTexts
+from bot.engine.matcher import _NARROW, MatchIndex, _StemTexts, _term_form, _terms_in
 from bot.knowledge.loader import Knowledge, phrasing_key
 from bot.language.entities import is_placeholder, placeholder
-from bot.language.normalize import to_jamo
+from bot.language.normalize import clean, to_jamo
 
 DEV_SET = Path(__file__).resolve().parent / "data" / "dev.jsonl"
 
@@ -633,3 +633,19 @@ def test_a_shortened_word_finds_the_longer_known_words(engine: Engine) -> None:
             found = index._longer_terms(term[:-1], 6)
             assert all(t.startswith(term[:-1]) and len(t) > len(term) - 1 for t in found)
             assert term in found or (len(found) == 6 and found[-1] < term)
+
+
+@pytest.mark.parametrize(
+    ("term", "question", "found"),
+    [
+        ("연말연시 * 몇 분", "연말연시에는 카톡 하루 이용시간이 몇분이었어", True),
+        ("연말연시 * 몇 분", "몇 분이었어 연말연시에는", False),  # in that order only
+        ("연말연시 * 몇 분", "연말연시보다 높았어?", False),
+        ("다른 * 기사", "백주원 기자 다른 무슨 기사 썼어", True),
+        ("another * article", "is there another kakao article", True),
+        ("another * article", "another articles", False),  # whole words in English
+        ("넷째 주", "2월 넷째주 이용시간", True),  # no gap: spaces ignored as before
+    ],
+)
+def test_a_term_with_a_gap_allows_any_words_there(term: str, question: str, found: bool) -> None:
+    assert bool(_terms_in(clean(question), [(term, _term_form(term))])) is found

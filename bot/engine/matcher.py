@@ -591,13 +591,13 @@ class MatchIndex:
             index.known_months.update(_bare_months_in(cleaned))
         index.known_months.update(month for month, _day in index.known_dates)
         for term in decline:
-            term_clean = clean(term)
-            if term_clean:
-                index.decline_forms.append((term, term_clean))
+            form = _term_form(term)
+            if form:
+                index.decline_forms.append((term, form))
         for term in not_covered:
-            term_clean = clean(term)
-            if term_clean:
-                index.not_covered_forms.append((term, term_clean))
+            form = _term_form(term)
+            if form:
+                index.not_covered_forms.append((term, form))
         return index
 
     def _build_term_postings(self, bags: dict[str, dict[str, float]]) -> None:
@@ -1387,15 +1387,27 @@ def _terms_outside_mentions(
     """Terms found in the text, except inside an entity's own name: '주식회사 카카오' is
     not a question about 주식, but '카카오페이' is about 카카오페이."""
     found = []
-    for term in _terms_in(cleaned, forms):
-        form = clean(term).replace(" ", "")
+    for term, form in forms:
+        if not _terms_in(cleaned, [(term, form)]):
+            continue
         text = cleaned
         for mention in mentions:
-            if form in mention.text.replace(" ", ""):
+            name = mention.text.replace(" ", "")
+            if any(part.replace(" ", "") in name for part in form.split(_GAP)):
                 text = text.replace(mention.text, " ")
-        if _terms_in(text, [(term, clean(term))]):
+        if _terms_in(text, [(term, form)]):
             found.append(term)
     return tuple(found)
+
+
+_GAP = "\x01"  # in a term's form, where the knowledge's '*' allows any words
+
+
+def _term_form(term: str) -> str:
+    """A decline or not-covered term as questions are searched for it: cleaned; a '*'
+    between words allows any words there ('다른 * 기사': '다른 무슨 기사')."""
+    parts = [clean(part) for part in term.split("*")]
+    return _GAP.join(part for part in parts if part)
 
 
 def _terms_in(text: str, forms: list[tuple[str, str]]) -> tuple[str, ...]:
@@ -1403,11 +1415,33 @@ def _terms_in(text: str, forms: list[tuple[str, str]]) -> tuple[str, ...]:
     compact = text.replace(" ", "")
     found = []
     for term, form in forms:
+        if _GAP in form:
+            if _contains_in_order(text, form.split(_GAP)):
+                found.append(term)
+            continue
         if form.replace(" ", "") not in compact:
             continue  # cheap test first: most questions contain none of the terms
         if _contains_term(text, form):
             found.append(term)
     return tuple(found)
+
+
+def _contains_in_order(cleaned: str, parts: list[str]) -> bool:
+    """Each part (see _contains_term) after the one before it."""
+    rest = cleaned
+    for part in parts:
+        if part.isascii():
+            found = re.search(rf"(?<![a-z0-9]){re.escape(part)}(?![a-z0-9])", rest)
+            if found is None:
+                return False
+            rest = rest[found.end() :]
+        else:
+            compact = rest.replace(" ", "")
+            at = compact.find(part.replace(" ", ""))
+            if at < 0:
+                return False
+            rest = compact[at + len(part.replace(" ", "")) :]
+    return True
 
 
 def _contains_term(cleaned: str, term: str) -> bool:

@@ -113,10 +113,12 @@ class KnowledgeFile(Model):
     decline_terms: list[NonEmptyStr] = Field(
         default_factory=list,
         description="Words that mark a question about something else (another incident, "
-        "another company); such questions are declined.",
+        "another company); such questions are declined. A '*' between words allows any "
+        "words there.",
     )
     not_covered: list[NonEmptyStr] = Field(
         default_factory=list,
         description="Words of topics people ask about that the article does not cover "
-        "(compensation, the weekday, the share price); such questions are declined.",
+        "(compensation, the weekday, the share price); such questions are declined. A '*' "
+        "between words allows any words there ('연말연시 * 몇 분').",
     )
