@@ -259,6 +259,9 @@ def test_a_follow_up_is_read_with_the_previous_question(
         # not again at what time.
         ("카톡 몇 시에 먹통됐어?", "왜?", "official_cause", "네트워크"),
         ("How long was KakaoTalk down?", "why?", "official_cause", "network"),
+        # The overview is never asked why: it says what happened, not the cause.
+        ("카톡 장애 무슨 일이었는지 알려줘", "왜?", "official_cause", "네트워크"),
+        ("what happened to kakaotalk?", "why?", "official_cause", "network"),
     ],
 )
 def test_an_elliptic_follow_up_takes_the_earlier_question(

@@ -296,7 +296,12 @@ class Engine:
             # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
             # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
-            return self.index.score(joint, limit=CANDIDATES) or candidates
+            ranked = self.index.score(joint, limit=CANDIDATES)
+            if bare and not any(self.index.kind_fits(previous.intent_id, k) for k in query.kinds):
+                # '왜?' after the overview: the overview said what it says, and is never
+                # asked why; the question word asks another fact about its topic.
+                ranked = [c for c in ranked if c.intent_id != previous.intent_id]
+            return ranked or candidates
         best = {c.intent_id: c for c in candidates}
         for c in self.index.score(joint, limit=CANDIDATES):
             score = c.score * JOINT_WEIGHT
