@@ -290,6 +290,17 @@ def test_a_figure_the_fact_never_gives_is_declined(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
+    "question", ["톡채널에선 무슨 문제가 생겼어?", "톡채널에서는 뭐가 문제였어?"]
+)
+def test_a_thing_named_as_the_topic_gets_its_own_answer(engine: Engine, question: str) -> None:
+    # The KDCA chatbot runs on a Talk Channel: its phrasings name one, but what went
+    # wrong with Talk Channels is told under the symptoms and the affected services.
+    reply = engine.ask(question)
+    assert (reply.kind, reply.entity_id) == ("answer", "talk_channel")
+    assert reply.intent_id != "kdca_chatbot"
+
+
+@pytest.mark.parametrize(
     ("earlier", "expected"),
     [
         ("한 사람당 하루에 카톡 얼마나 썼대?", "stats_source"),  # the figures' source

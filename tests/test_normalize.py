@@ -247,6 +247,7 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("분이나", "분"),  # '이나' after a closed syllable, as '이'
         ("나이나", "나이"),
         ("몇시쯤에", "몇시"),
+        ("모바일에선", "모바일"),  # 에서는, shortened
         ("뭐했어", "뭐"),
         ("during", "during"),  # no verb in -ing
         ("morning", "morning"),

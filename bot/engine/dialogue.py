@@ -35,6 +35,8 @@ SHORT_QUESTION = 3  # content words: at most this many may continue the previous
 SPECIFIC_MARGIN = 4.0
 # ... and it then leads by this much: the other does not speak of the thing named at all.
 SPECIFIC_LEAD = 3.0
+# ... and by this much when the thing is named as the question's topic ('톡채널에서는 ...')
+TOPIC_MARGIN = 10.0
 MAX_QUESTION_CHARS = 300
 # Korean second-person words: a question addressed to the bot about itself.
 ABOUT_THE_BOT = frozenset(
@@ -267,8 +269,13 @@ class Engine:
                 return candidates
             lead = top.rescored(min(100.0, rival.score + SPECIFIC_LEAD))
             return [lead, *candidates[1:]]
+        # A leader that only mentions the thing named as the topic (the KDCA chatbot runs
+        # on a Talk Channel) is passed more readily than the thing's own general fact.
+        defaults = {self.index.entities[e].default_intent for e in query.entities}
+        mentions_only = top.intent_id not in defaults and _named_as_topic(query)
+        margin = TOPIC_MARGIN if mentions_only else SPECIFIC_MARGIN
         for n, c in enumerate(candidates[1:4], 1):
-            if top.score - c.score > SPECIFIC_MARGIN:
+            if top.score - c.score > margin:
                 break
             if specific(c):
                 lifted = c.rescored(min(100.0, top.score + SPECIFIC_LEAD))
@@ -509,6 +516,20 @@ def _topic_of(query: Query) -> Query:
         jamo_words=" ".join(jamo_stems),
         content_stems=tuple(s for s in query.content_stems if not _asks(s)),
         kinds=frozenset(),
+    )
+
+
+_TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
+
+
+def _named_as_topic(query: Query) -> bool:
+    """Is a thing named as what the question is about ('톡채널에서는 어떤 문제가
+    있었어?'), with a topic particle right after its name?"""
+    # A mention is the name as typed, with the particle it came with ('톡채널에서는').
+    return any(
+        m.text.endswith(particle) and len(m.text) > len(particle) + 1
+        for m in query.mentions
+        for particle in _TOPIC_PARTICLES
     )
 
 

@@ -15,13 +15,13 @@ from bot.language.normalize import clean, plausible_name_slip
 _PLACEHOLDER_BASE = 0xE000
 # Particles that may stick to a mention ('카스는', '플친도'): consumed with it.
 _TRAILING_PARTICLE = (
-    r"(?:에서는|에서도|으로는|으로도|으로만|이랑|하고|에서|에는|에도|은요|는요|으로|로도|로만"
+    r"(?:에서는|에서도|으로는|으로도|으로만|이랑|하고|에서|에선|에는|에도|은요|는요|으로|로도|로만"
     r"|은|는|이|가|을|를|에|의|도|로|와|과|랑|만)?"
 )
 # Particles that also come off when the next word follows without a space ('카톡도먹통',
 # '카스는언제'); not 이/가/의/에/로/와/과, which begin words too ('카톡이용시간', '카카오의문').
 _GLUED_PARTICLE = (
-    r"(?:에서는|에서도|에서만|에서|에게|한테|보다|처럼|까지|부터|이랑|도|는|은|를|을|만|랑)"
+    r"(?:에서는|에서도|에서만|에서|에선|에게|한테|보다|처럼|까지|부터|이랑|도|는|은|를|을|만|랑)"
 )
 
 
