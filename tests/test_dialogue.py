@@ -105,6 +105,10 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("그때 유실된 대화는 없어?", "not_covered"),
         ("챗봇 상담 건수 몇 건이었어?", "not_covered"),
         ("로그인 안 될 때 해결 방법 알려줘", "not_covered"),
+        ("슬랙도 그날 먹통이었어?", "other_incident"),
+        ("was zoom down too?", "other_incident"),
+        ("그때 보낸 메시지 다 날아갔어?", "not_covered"),
+        ("질본 챗봇 쓰려면 어떻게 해?", "not_covered"),
     ],
 )
 def test_out_of_scope_is_declined(engine: Engine, question: str, reason: str | None) -> None:
