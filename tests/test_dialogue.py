@@ -306,6 +306,18 @@ def test_a_thing_named_as_the_topic_gets_its_own_answer(engine: Engine, question
 
 @pytest.mark.parametrize(
     ("earlier", "expected"),
+    [("카카오가 사과는 했어?", "apology"), ("사람들 반응 어땠어?", "user_reaction")],
+)
+def test_a_follow_up_saying_nothing_of_its_own_goes_on_about_the_answer(
+    engine: Engine, earlier: str, expected: str
+) -> None:
+    # '뭐라고 했어?' alone resembles Kakao's account of the cause, or what people said.
+    after = _conversation(engine, [earlier, "뭐라고 했어?"])[1]
+    assert (after.kind, after.intent_id) == ("answer", expected)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "expected"),
     [
         ("한 사람당 하루에 카톡 얼마나 썼대?", "stats_source"),  # the figures' source
         ("카톡 장애 요약해줘", "article_source"),  # the article's own
