@@ -161,6 +161,29 @@ def test_a_refusal_does_not_reach_the_conversation(engine: Engine) -> None:
     assert (reply.intent_id, reply.entity_id) == ("outage_end", "kakaostory")
 
 
+@pytest.mark.parametrize(
+    ("other", "ours", "expected"),
+    [
+        ("2021년 카톡 장애 몇 시에 시작됐어?", "2020년은?", "outage_start"),
+        ("2022 판교 화재 때 카톡 원인 뭐였어", "그럼 2020년 3월 2일 때는?", "official_cause"),
+    ],
+)
+def test_this_incidents_day_after_another_incident_asks_the_same_of_this_one(
+    engine: Engine, other: str, ours: str, expected: str
+) -> None:
+    declined, answered = _conversation(engine, [other, ours])
+    assert (declined.kind, declined.reason) == ("decline", "other_incident")
+    assert (answered.kind, answered.intent_id) == ("answer", expected)
+
+
+def test_this_incidents_day_alone_is_read_as_it_is(engine: Engine) -> None:
+    # After nothing, or after only another incident's name, there is no question to
+    # ask again: the day alone asks about this incident as a whole.
+    alone = engine.ask("2020년 3월 2일 건은?")
+    after = _conversation(engine, ["판교 화재", "2020년 3월 2일 건은?"])[1]
+    assert (after.kind, after.intent_id) == (alone.kind, alone.intent_id)
+
+
 # --- follow-ups -----------------------------------------------------------------------------
 
 

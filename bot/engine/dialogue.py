@@ -21,7 +21,7 @@ from bot.engine.answers import (
     compose_decline,
     compose_suggest,
 )
-from bot.engine.matcher import SMALL_TALK, Candidate, MatchIndex, Query
+from bot.engine.matcher import DATE_WORD_RE, SMALL_TALK, Candidate, MatchIndex, Query
 from bot.knowledge.loader import Knowledge
 from bot.language.normalize import clean, to_jamo
 from bot.language.question_type import FIGURE_KINDS, question_kinds, stated_kinds
@@ -100,10 +100,15 @@ class Turn:
     question: str = ""
     prepared: Query | None = None  # that question, normalised (so it is not done twice) ...
     engine: int = 0  # ... by this engine (after a reload, entity marks may mean others)
+    # A question declined since as about another incident ('2022년 판교 화재 때 얼마나
+    # 먹통이었어?'): '2020년 3월 2일 건은?' then asks the same of this one. With no
+    # answer before it, intent_id is "".
+    declined: str = ""
 
 
 class ConversationMemory:
-    """Last answered intent per conversation, expiring after `ttl` seconds (bounded LRU)."""
+    """Last answered intent per conversation (and a question declined since as about
+    another incident), expiring after `ttl` seconds (bounded LRU)."""
 
     def __init__(self, ttl: float = 600.0, max_size: int = 10_000) -> None:
         self.ttl = ttl
@@ -237,6 +242,27 @@ class Engine:
             # the article does not say.
             return query, candidates, None, max(0.0, min(1.0, confidence)), "not_covered"
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
+
+    def _asks_the_same_of_this_incident(self, text: str) -> bool:
+        """Does the question name only this incident's day, year or month ('2020년 3월 2일
+        건은?', '그럼 2020년 때는?'), and nothing else?"""
+        query = self.index.prepare(text[:MAX_QUESTION_CHARS])
+        if query.decline_terms or query.foreign_years or query.foreign_dates:
+            return False
+        words = [s for s in query.content_stems if s not in _SCENE_WORDS]
+        return bool(words) and all(DATE_WORD_RE.match(w) for w in words)
+
+    def _without_other_incident(self, question: str) -> str:
+        """The question without the words marking another incident ('2022년', '판교')
+        or another day."""
+        query = self.index.prepare(question)
+        marks = [clean(t).replace(" ", "") for t in query.decline_terms]
+        kept = [
+            word
+            for word in query.cleaned.split()
+            if not any(c.isdigit() for c in word) and not any(m and m in word for m in marks)
+        ]
+        return " ".join(kept)
 
     def _gives_no_figure_asked(self, query: Query, intent_id: str) -> bool:
         """Does the question ask a figure (a time, a date, a length, a number) that the
@@ -402,13 +428,28 @@ class Engine:
     ) -> Reply:
         """Answer one question; with a conversation key and memory, follow-ups work."""
         now = time.monotonic() if now is None else now
-        previous = memory.get(conversation, now) if memory is not None else None
+        remembered = memory.get(conversation, now) if memory is not None else None
+        previous = remembered
         if previous is not None and previous.intent_id not in self.index.intents:
-            previous = None  # the knowledge was reloaded without that intent
-        query, candidates, intent_id, confidence, reason = self.understand(text, previous)
+            previous = None  # none yet, or the knowledge was reloaded without that intent
+        declined = remembered.declined if remembered is not None else ""
+        question = text
+        if declined and self._asks_the_same_of_this_incident(text):
+            # '2020년 3월 2일 건은?' after a question about another incident: that question,
+            # asked of this incident (without the other incident's marks; this incident's
+            # day is the only one the bot knows, and would only set the scene). After
+            # only the other incident's name ('판교 화재'), it is read as it is.
+            same = self._without_other_incident(declined)
+            if self.index.prepare(same).content_stems:
+                question, previous = same, None
+        query, candidates, intent_id, confidence, reason = self.understand(question, previous)
         english = query.english
         t = self.thresholds
         if intent_id is None:
+            if reason == "other_incident" and memory is not None:
+                other = text[:MAX_QUESTION_CHARS]
+                turn = replace(remembered, declined=other, at=now) if remembered else None
+                memory.remember(conversation, turn or Turn("", None, now, declined=other))
             return compose_decline(self, text, reason, english, candidates)
         if reason == "matched":
             # The runner-up that would say something else: an intent giving the same fact
@@ -436,7 +477,7 @@ class Engine:
                 return compose_suggest(self, text, confidence, english, options, candidates)
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:
-            asked = text[:MAX_QUESTION_CHARS]
+            asked = question[:MAX_QUESTION_CHARS]
             prepared: Query | None = query
             if previous is not None and (reason != "matched" or len(query.content_stems) <= 1):
                 # A follow-up is remembered with what it continued ('카톡은?' alone says little).
@@ -520,6 +561,7 @@ def _topic_of(query: Query) -> Query:
     )
 
 
+_SCENE_WORDS = frozenset({"때", "당시", "경우"})  # '2020년 3월 때는?': when, not what
 _TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
 
 

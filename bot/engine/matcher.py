@@ -1040,7 +1040,7 @@ class MatchIndex:
         asked = question_kinds(cleaned)
         day = self.canonical("날짜")
         after = content[content.index(day) + 1 :] if day in content else ()
-        if any(not _DATE_WORD_RE.match(w) for w in after) and not asked & {"time", "date"}:
+        if any(not DATE_WORD_RE.match(w) for w in after) and not asked & {"time", "date"}:
             # '터졌던 날 무슨 일이었어?': a day followed by what is asked about it only sets
             # the scene; '터진 날?' ends on it and asks it, '그 날 3월 2일 맞지?' checks it.
             stems = [s for s in stems if s != day]
@@ -1172,7 +1172,7 @@ class MatchIndex:
                 continue
             weight = max(sim * self._idf(t) for t, sim in matches)
             emphasis = _ENTITY_EMPHASIS if is_placeholder(word[0]) else 1.0
-            if (scene and _DATE_WORD_RE.match(word)) or word == day:
+            if (scene and DATE_WORD_RE.match(word)) or word == day:
                 emphasis = _SCENE_EMPHASIS
             total += weight * emphasis
             per_utt = np.zeros(n_utt, dtype=np.float64)
@@ -1269,7 +1269,7 @@ class MatchIndex:
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = rf"(?:{'|'.join(_MONTHS)})[a-z]*"
 # A word that is (part of) a date: '2020년', '3월', '2일', '2nd', 'march'.
-_DATE_WORD_RE = re.compile(rf"^(?:\d{{1,4}}(?:월|일|년|st|nd|rd|th)?|{_MONTH})$")
+DATE_WORD_RE = re.compile(rf"^(?:\d{{1,4}}(?:월|일|년|st|nd|rd|th)?|{_MONTH})$")
 # 'march 5', 'march 5th', '5 march', '5th of march'
 _EN_DATE_RE = re.compile(
     rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\b"
