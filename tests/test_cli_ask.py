@@ -200,10 +200,26 @@ def test_eval_fails_when_accuracy_is_below_the_threshold(run: Runner) -> None:
     assert _accuracy(result) < 0.999
 
 
-def test_eval_reports_every_threshold_it_misses(run: Runner) -> None:
+def test_eval_reports_every_threshold_it_misses(run: Runner, tmp_path: Path) -> None:
+    # Labelled wrongly on purpose, so that every figure falls short whatever the engine.
+    wrong = [
+        {"question": "카톡 언제 복구됐어?", "intent": None, "kind": "out_of_scope"},
+        {"question": "카톡 언재 복구됐어", "intent": "apology", "kind": "typo"},
+        {"question": "when did kakaotalk recover?", "intent": "apology", "kind": "english"},
+        {
+            "question": "카카오스토리는?",
+            "intent": "apology",
+            "kind": "followup",
+            "context": ["카톡 언제 복구됐어?"],
+        },
+    ]
+    labelled = tmp_path / "wrong.jsonl"
+    labelled.write_text(
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in wrong), encoding="utf-8"
+    )
     result = run(
         "eval",
-        DEV_SET.with_name("fresh2.jsonl"),  # short of every one of these (dev refuses all)
+        labelled,
         "--quiet",
         "--no-baselines",
         "--min-refusal",

@@ -248,6 +248,9 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("나이나", "나이"),
         ("몇시쯤에", "몇시"),
         ("모바일에선", "모바일"),  # 에서는, shortened
+        ("결과", "결과"),  # a word ending in 과, not 결 + 과
+        ("통과", "통과"),
+        ("카톡과", "카톡"),  # 과 after two syllables
         ("뭐했어", "뭐"),
         ("during", "during"),  # no verb in -ing
         ("morning", "morning"),

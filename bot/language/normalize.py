@@ -303,7 +303,8 @@ def squeeze_repeats(text: str) -> str:
 
 
 _LOOSE_PARTICLES = {"은", "는", "을", "를", "가", "도", "에"}
-_AFTER_CONSONANT = {"이", "이나", "만", "과", "으로"}
+# (not 과: '결과', '통과', '성과' are words more often than one syllable and 과)
+_AFTER_CONSONANT = {"이", "이나", "만", "으로"}
 # Particles that carry meaning for this domain ('몇 시부터' vs '몇 시까지'): kept as words.
 MEANINGFUL_PARTICLES = ("부터", "까지")
 # 하다/되다 verbs: '사과했' -> '사과', '복구됐' -> '복구'.
