@@ -176,6 +176,22 @@ def test_this_incidents_day_after_another_incident_asks_the_same_of_this_one(
     assert (answered.kind, answered.intent_id) == ("answer", expected)
 
 
+def test_a_question_not_understood_for_sure_is_context_for_the_next(engine: Engine) -> None:
+    # '카톡 이용시간 늘었다던데?' gets a "did you mean"; '얼마나?' then asks how much more.
+    first, then = _conversation(engine, ["카톡 이용시간 늘었다던데?", "얼마나?"])
+    assert first.kind == "suggest"
+    assert (then.kind, then.intent_id) == ("answer", "usage_stats")
+    assert engine.ask("얼마나?").intent_id != "usage_stats"  # alone, it asks something else
+
+
+def test_a_bare_question_word_after_an_unsure_question_is_also_read_alone(
+    engine: Engine,
+) -> None:
+    first, then = _conversation(engine, ["카톡 아침에 터졌던데", "왜?"])
+    assert first.kind == "suggest"
+    assert (then.kind, then.intent_id) == ("answer", "official_cause")
+
+
 def test_this_incidents_day_alone_is_read_as_it_is(engine: Engine) -> None:
     # After nothing, or after only another incident's name, there is no question to
     # ask again: the day alone asks about this incident as a whole.

@@ -207,10 +207,11 @@ class Engine:
             # ('너 어디 기사 보고 말하는 거야?' asks the article's source).
             return query, [], None, 0.0, "small_talk"
 
+        known = previous is not None and previous.intent_id in self.index.intents
         if query.only_entities:
             entity_id = query.entities[0]
             default = self.index.entities[entity_id].default_intent
-            if previous is not None:
+            if previous is not None and known:
                 prev_intent = self.index.intents[previous.intent_id]
                 if any(a.entity == entity_id for a in prev_intent.entity_answers):
                     return query, [], previous.intent_id, 0.9, "follow_up_entity"
@@ -219,7 +220,7 @@ class Engine:
                     return query, [], previous.intent_id, 0.85, "follow_up_general"
             elif default is not None:
                 return query, [], default, 0.85, "entity_default"
-            if previous is None and default is None:
+            if not known and default is None:
                 return query, [], None, 0.0, "no_candidate"
 
         # Enough candidates for the follow-up re-ranking; far more than ever compete.
@@ -227,7 +228,8 @@ class Engine:
         if not candidates:
             return query, [], None, 0.0, "no_candidate"
         if previous is not None:
-            candidates = self._in_context(query, candidates, previous)
+            if known:
+                candidates = self._in_context(query, candidates, previous)
             if previous.question and self._may_lean_on(query, candidates):
                 candidates = self._with_previous_question(query, candidates, previous)
             if query.only_entities and candidates[0].score < self.thresholds.answer * 100:
@@ -326,18 +328,23 @@ class Engine:
         bare = _bare(query)
         joint = self.index.join(_topic_of(before) if bare else before, query)
         says_nothing = not query.content_stems and not query.entities
+        together = self.index.score(joint, limit=CANDIDATES)
         if bare or says_nothing or (swapped and query.only_entities):
             # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
             # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
-            ranked = self.index.score(joint, limit=CANDIDATES)
+            ranked = together
             if bare and not any(self.index.kind_fits(previous.intent_id, k) for k in query.kinds):
                 # '왜?' after the overview: the overview said what it says, and is never
                 # asked why; the question word asks another fact about its topic.
                 ranked = [c for c in ranked if c.intent_id != previous.intent_id]
-            return ranked or candidates
+            # After a question not understood for sure (a "did you mean"), only a sure
+            # reading together with it: it may not be what '왜?' continues.
+            sure = previous.intent_id in self.index.intents
+            if sure or not ranked or ranked[0].score >= self.thresholds.answer * 100:
+                return ranked or candidates
         best = {c.intent_id: c for c in candidates}
-        for c in self.index.score(joint, limit=CANDIDATES):
+        for c in together:
             score = c.score * JOINT_WEIGHT
             if c.intent_id not in best or score > best[c.intent_id].score:
                 best[c.intent_id] = c.rescored(score)
@@ -431,7 +438,11 @@ class Engine:
         remembered = memory.get(conversation, now) if memory is not None else None
         previous = remembered
         if previous is not None and previous.intent_id not in self.index.intents:
-            previous = None  # none yet, or the knowledge was reloaded without that intent
+            # None yet (a question only, or a refusal), or the knowledge was reloaded
+            # without that intent: only the question, if any, is context.
+            previous = (
+                replace(previous, intent_id="", entity_id=None) if previous.question else None
+            )
         declined = remembered.declined if remembered is not None else ""
         question = text
         if declined and self._asks_the_same_of_this_incident(text):
@@ -474,6 +485,12 @@ class Engine:
                     for c in candidates[:3]
                     if c.score / 100.0 >= t.suggest * 0.8
                 ]
+                if memory is not None and previous is None:
+                    # Not understood for sure, but what it asks is context for what comes
+                    # next ('카톡 먹통 됐었다며', then '언제?').
+                    other = remembered.declined if remembered else ""
+                    turn = Turn("", None, now, question[:MAX_QUESTION_CHARS], declined=other)
+                    memory.remember(conversation, turn)
                 return compose_suggest(self, text, confidence, english, options, candidates)
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:
