@@ -11,8 +11,9 @@ fresh6 (a sixth): 92.3% in scope, 90.5% refusals, 9 wrong when measured blind; a
 seventh): 91.0% in scope, 92.5% refusals, 8 wrong; and fresh8 (an eighth): 91.4% in scope,
 90.0% refusals, 5 wrong; and fresh9 (a ninth): 92.1% in scope, 90.0% refusals, 9 wrong when
 measured blind. fresh10 (a tenth) was measured once blind: 96.4% in scope, 90.2% refusals,
-6 wrong; and fresh11 (an eleventh): 93.2% in scope, 85.7% refusals, 9 wrong. Both were then
-working sets, like fresh4-fresh9.
+6 wrong; and fresh11 (an eleventh): 93.2% in scope, 85.7% refusals, 9 wrong; and fresh13 (a
+thirteenth, with a later engine): 94.7% in scope, 100% refusals, 1 wrong. All three were then
+working sets, like fresh4-fresh9. (fresh12 is kept back, unread, for a blind measurement.)
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -31,9 +32,10 @@ DATA = Path(__file__).resolve().parent / "data"
 # name -> (in-scope accuracy, refusal rate, most wrong answers); measured today: fresh1
 # 96.5% / 97.5% / 2, fresh2 91.0% / 100% / 0, fresh3 96.2% / 100% / 1, fresh4 97.2% / 100% /
 # 1, fresh5 95.6% / 100% / 0, fresh6 97.0% / 100% / 2, fresh7 93.8% / 100% / 0, fresh8 94.9%
-# / 100% / 1, fresh9 93.8% / 100% / 2, fresh10 97.0% / 100% / 1, fresh11 95.5% / 100% / 1.
-# (fresh10 and fresh11 were each measured blind once before any of their questions was
-# read: 96.4% / 90.2% / 6 and 93.2% / 85.7% / 9.)
+# / 100% / 1, fresh9 93.8% / 100% / 2, fresh10 97.0% / 100% / 1, fresh11 95.5% / 100% / 1,
+# fresh13 94.7% / 100% / 1. (fresh10, fresh11 and fresh13 were each measured blind once
+# before any of their questions was read: 96.4% / 90.2% / 6, 93.2% / 85.7% / 9 and, with
+# today's engine, 94.7% / 100% / 1.)
 THRESHOLDS = {
     "fresh1": (0.96, 0.97, 2),
     "fresh2": (0.90, 0.99, 0),
@@ -46,6 +48,7 @@ THRESHOLDS = {
     "fresh9": (0.93, 0.99, 2),
     "fresh10": (0.96, 0.99, 1),
     "fresh11": (0.95, 0.99, 1),
+    "fresh13": (0.94, 0.99, 1),
 }
 
 
