@@ -49,3 +49,16 @@ def test_packed_ids_share_rows_and_give_no_ids_for_a_key_they_lack() -> None:
     assert packed["원인"].tolist() == []
     assert packed.get("모름") is None
     assert len(packed) == 3
+
+
+@pytest.mark.parametrize(
+    ("ids_below", "dtype"), [(None, np.int32), (70_000, np.int32), (3, np.uint16)]
+)
+def test_small_ids_are_kept_in_two_bytes(ids_below: int | None, dtype: type) -> None:
+    filler = PostingsFiller({"장애": 0}, [2], ids_below=ids_below)
+    filler.add(0, 2, 0.5)
+    filler.add(0, 1, 0.25)
+    ids, weights = filler.done()["장애"]
+    assert ids.dtype == dtype
+    assert ids.tolist() == [2, 1]
+    assert weights.tolist() == pytest.approx([0.5, 0.25])

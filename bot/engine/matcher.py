@@ -615,7 +615,7 @@ class MatchIndex:
             if intent_id in group_of:
                 for term in bag:
                     counts[rows[term]] += 1
-        filler = PostingsFiller(rows, counts)
+        filler = PostingsFiller(rows, counts, ids_below=len(self._group_ids))
         del counts
         for intent_id, bag in bags.items():
             group = group_of.get(intent_id)
@@ -810,7 +810,7 @@ class MatchIndex:
         self.centroid_idf = {f: math.log((1 + n_docs) / (1 + c)) + 1.0 for f, c in df.items()}
         self.centroid_unseen = math.log((1 + n_docs) / 2) + 1.0  # as rare as the rarest
         del df, last_group
-        filler = PostingsFiller(rows, lengths, unit=True)  # unit vectors
+        filler = PostingsFiller(rows, lengths, unit=True, ids_below=len(self._group_ids))
         del lengths
         total: dict[str, float] = defaultdict(float)
 

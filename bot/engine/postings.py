@@ -92,7 +92,7 @@ class PackedIds(_Rows, Mapping[str, np.ndarray]):
 
 
 class PackedPostings(_Rows, Mapping[str, Pair]):
-    """key -> (int32 ids, weights), all in two arrays, as PostingsFiller fills them. The
+    """key -> (ids, weights), all in two arrays, as PostingsFiller fills them. The
     weights are float32, or uint16 steps of `_scale` (unit=True); what is handed out is
     the weight."""
 
@@ -167,12 +167,22 @@ class PostingsFiller:
 
     __slots__ = ("_ids", "_next", "_offsets", "_rows", "_steps", "_weights")
 
-    def __init__(self, rows: dict[str, int], lengths: list[int], *, unit: bool = False) -> None:
-        """`rows`: key -> row number; `lengths[n]`: how many entries row n will get."""
+    def __init__(
+        self,
+        rows: dict[str, int],
+        lengths: list[int],
+        *,
+        unit: bool = False,
+        ids_below: int | None = None,
+    ) -> None:
+        """`rows`: key -> row number; `lengths[n]`: how many entries row n will get. Ids
+        all below `ids_below` (when given) of 65,536 or less are kept in 2 bytes, not 4
+        (the intents of a base of under 65,536 intents)."""
         self._rows = rows
         self._offsets = offsets_of(lengths)
         self._next = self._offsets.tolist()
-        self._ids = array("i", [0]) * self._offsets[-1]
+        small = ids_below is not None and ids_below <= _SHORT_IDS
+        self._ids = array("H" if small else "i", [0]) * self._offsets[-1]
         self._steps = _UNIT_STEPS if unit else 0
         self._weights: array[Any] = (array("H", [0]) if unit else array("f", [0.0])) * (
             self._offsets[-1]
@@ -190,7 +200,7 @@ class PostingsFiller:
 
     def done(self) -> PackedPostings:
         """The postings, viewing the filled arrays without a copy."""
-        ids = np.frombuffer(self._ids, dtype=np.int32)
+        ids = np.frombuffer(self._ids, dtype=np.uint16 if self._ids.typecode == "H" else np.int32)
         if self._steps:
             steps = np.frombuffer(self._weights, dtype=np.uint16)
             return PackedPostings(self._rows, self._offsets, ids, steps, 1 / self._steps)
@@ -199,3 +209,4 @@ class PostingsFiller:
 
 
 _UNIT_STEPS = 65535
+_SHORT_IDS = 65536
