@@ -104,7 +104,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("카톡 MAU가 얼마야", "not_covered"),
         ("그때 유실된 대화는 없어?", "not_covered"),
         ("챗봇 상담 건수 몇 건이었어?", "not_covered"),
-        ("로그인 안 될 때 해결 방법 알려줘", "not_covered"),
+        ("로그인 안 될 때 어떻게 해결해야 돼?", "not_covered"),
+        ("경주 지진 당시 카톡은 몇 시간 동안 안 됐어?", "not_covered"),  # 2016's length
         ("슬랙도 그날 먹통이었어?", "other_incident"),
         ("was zoom down too?", "other_incident"),
         ("그때 보낸 메시지 다 날아갔어?", "not_covered"),
@@ -166,6 +167,13 @@ def test_a_refusal_does_not_reach_the_conversation(engine: Engine) -> None:
     [
         ("2021년 카톡 장애 몇 시에 시작됐어?", "2020년은?", "outage_start"),
         ("2022 판교 화재 때 카톡 원인 뭐였어", "그럼 2020년 3월 2일 때는?", "official_cause"),
+        # another incident named in two words: both come off
+        ("다음 카페는 그때 몇 시간 먹통이었어?", "2020년 3월 2일 건은?", "outage_duration"),
+        (
+            "how long was the data center fire outage?",
+            "what about march 2 2020?",
+            "outage_duration",
+        ),
     ],
 )
 def test_this_incidents_day_after_another_incident_asks_the_same_of_this_one(
@@ -192,12 +200,24 @@ def test_a_bare_question_word_after_an_unsure_question_is_also_read_alone(
     assert (then.kind, then.intent_id) == ("answer", "official_cause")
 
 
-def test_this_incidents_day_alone_is_read_as_it_is(engine: Engine) -> None:
-    # After nothing, or after only another incident's name, there is no question to
-    # ask again: the day alone asks about this incident as a whole.
-    alone = engine.ask("2020년 3월 2일 건은?")
-    after = _conversation(engine, ["판교 화재", "2020년 3월 2일 건은?"])[1]
-    assert (after.kind, after.intent_id) == (alone.kind, alone.intent_id)
+@pytest.mark.parametrize(
+    ("other", "ours"),
+    [
+        # nothing left to ask again once the other incident's marks are off
+        ("판교 화재", "2020년 3월 2일 건은?"),
+        ("2022년 판교 화재 때는?", "2020년 3월 2일 건은?"),
+        # a thing named now: a question of its own
+        ("2022년 판교 화재 때 카카오스토리 얼마나 먹통이었어?", "2020년 3월 2일 카톡은?"),
+    ],
+)
+def test_this_incidents_day_alone_is_read_as_it_is(engine: Engine, other: str, ours: str) -> None:
+    alone = engine.ask(ours)
+    after = _conversation(engine, [other, ours])[1]
+    assert (after.kind, after.intent_id, after.entity_id) == (
+        alone.kind,
+        alone.intent_id,
+        alone.entity_id,
+    )
 
 
 # --- follow-ups -----------------------------------------------------------------------------
@@ -324,7 +344,10 @@ def test_a_follow_up_leans_to_the_first_related_intent(engine: Engine) -> None:
 
 def test_a_figure_the_fact_never_gives_is_declined(engine: Engine) -> None:
     # The 2016 earthquake is in the article, how long KakaoTalk was down then is not.
-    reply = engine.ask("경주 지진 났을 때 카톡 몇 시간이나 먹통이었어?")
+    reply = engine.ask("2016년 지진 났을 때 카톡 몇 시간 멈췄어?")
+    assert (reply.kind, reply.reason) == ("decline", "not_covered")
+    # ... the rule alone, without the knowledge's not-covered terms about the earthquake
+    reply = engine.ask("2016년 카톡 몇 시간 멈췄어?")
     assert (reply.kind, reply.reason) == ("decline", "not_covered")
     # A 'when' of the same fact is answered by its date; a count of the affected users
     # by the answer saying the article gives none (that intent is asked it often).
@@ -345,14 +368,30 @@ def test_a_thing_named_as_the_topic_gets_its_own_answer(engine: Engine, question
 
 @pytest.mark.parametrize(
     ("earlier", "expected"),
-    [("카카오가 사과는 했어?", "apology"), ("사람들 반응 어땠어?", "user_reaction")],
+    [
+        ("카카오가 사과는 했어?", "apology"),
+        ("사람들 반응 어땠어?", "user_reaction"),
+        ("카카오 관계자가 뭐라고 했어?", None),  # whatever it was answered with
+    ],
 )
 def test_a_follow_up_saying_nothing_of_its_own_goes_on_about_the_answer(
     engine: Engine, earlier: str, expected: str
 ) -> None:
     # '뭐라고 했어?' alone resembles Kakao's account of the cause, or what people said.
-    after = _conversation(engine, [earlier, "뭐라고 했어?"])[1]
-    assert (after.kind, after.intent_id) == ("answer", expected)
+    first, after = _conversation(engine, [earlier, "뭐라고 했어?"])
+    assert (after.kind, after.intent_id) == ("answer", expected or first.intent_id)
+
+
+def test_a_question_of_only_filler_is_no_context(engine: Engine) -> None:
+    alone = engine.ask("언제?")
+    after = _conversation(engine, ["뭐라고 했는데?", "언제?"])[1]
+    assert (after.kind, after.intent_id) == (alone.kind, alone.intent_id)
+
+
+def test_an_acknowledgement_is_small_talk_and_keeps_the_context(engine: Engine) -> None:
+    replies = _conversation(engine, ["카톡 언제 복구됐어?", "아 그렇구나", "카카오스토리는?"])
+    assert replies[1].reason == "small_talk"
+    assert (replies[2].intent_id, replies[2].entity_id) == ("outage_end", "kakaostory")
 
 
 @pytest.mark.parametrize(

@@ -645,7 +645,17 @@ def test_a_shortened_word_finds_the_longer_known_words(engine: Engine) -> None:
         ("another * article", "is there another kakao article", True),
         ("another * article", "another articles", False),  # whole words in English
         ("넷째 주", "2월 넷째주 이용시간", True),  # no gap: spaces ignored as before
+        # a gap of one clause, not the next one
+        ("연말연시 * 몇 분", "연말연시보다 트래픽이 적었다는데 장애는 몇 분이나 갔어", False),
+        ("다른 * zoom", "다른 앱 vs zoom", True),  # Latin after Korean: whole words still
+        ("다른 * zoom", "다른 앱 vs zoomer", False),
     ],
 )
 def test_a_term_with_a_gap_allows_any_words_there(term: str, question: str, found: bool) -> None:
     assert bool(_terms_in(clean(question), [(term, _term_form(term))])) is found
+
+
+def test_a_particle_glued_to_a_name_does_not_eat_the_next_word(engine: Engine) -> None:
+    # '카톡에선물하기': 카톡 + 에 + 선물하기, not 카톡 + 에선 + 물하기
+    reply = engine.ask("카톡에선물하기 안됐어?")
+    assert (reply.kind, reply.entity_id) == ("answer", "gift")

@@ -62,3 +62,12 @@ def test_small_ids_are_kept_in_two_bytes(ids_below: int | None, dtype: type) -> 
     assert ids.dtype == dtype
     assert ids.tolist() == [2, 1]
     assert weights.tolist() == pytest.approx([0.5, 0.25])
+
+
+def test_packed_ids_refuse_a_key_without_a_row() -> None:
+    from array import array
+
+    from bot.engine.postings import PackedIds
+
+    with pytest.raises(ValueError, match="row"):
+        PackedIds({"장애": array("i", [1])}, {"복구": 0})

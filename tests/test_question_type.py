@@ -74,7 +74,9 @@ def test_a_question_without_a_question_word_has_no_kind(question: str) -> None:
     [
         ("오전 8시 58분부터 10시 17분까지", {"time", "length", "amount"}),
         ("2016년 9월 경주 지진 발생 직후 편입했습니다.", {"date", "amount"}),
-        ("약 1시간 20분(80분)간 이어졌습니다.", {"time", "length", "amount"}),
+        ("약 1시간 20분(80분)간 이어졌습니다.", {"length", "amount"}),  # 시간: no time of day
+        ("a market research firm", set()),  # no month in 'market'
+        ("in March", {"date"}),
         ("기사에는 이용자 수가 나오지 않습니다.", set()),
         ("It lasted about 80 minutes.", {"length", "amount"}),
         ("KakaoStory resumed at 3 p.m.", {"time", "amount"}),

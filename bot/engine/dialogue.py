@@ -21,7 +21,15 @@ from bot.engine.answers import (
     compose_decline,
     compose_suggest,
 )
-from bot.engine.matcher import DATE_WORD_RE, SMALL_TALK, Candidate, MatchIndex, Query
+from bot.engine.matcher import (
+    DATE_WORD_RE,
+    SMALL_TALK,
+    YEAR_RE,
+    Candidate,
+    MatchIndex,
+    Query,
+    without_term,
+)
 from bot.knowledge.loader import Knowledge
 from bot.language.normalize import clean, to_jamo
 from bot.language.question_type import FIGURE_KINDS, question_kinds, stated_kinds
@@ -35,7 +43,8 @@ SHORT_QUESTION = 3  # content words: at most this many may continue the previous
 SPECIFIC_MARGIN = 4.0
 # ... and it then leads by this much: the other does not speak of the thing named at all.
 SPECIFIC_LEAD = 3.0
-# ... and by this much when the thing is named as the question's topic ('톡채널에서는 ...')
+# Points within which it beats a leader that only mentions the thing, when the thing is
+# what the question is about ('톡채널에서는 어떤 문제가 있었어?'): in place of SPECIFIC_MARGIN.
 TOPIC_MARGIN = 10.0
 MAX_QUESTION_CHARS = 300
 # Korean second-person words: a question addressed to the bot about itself.
@@ -154,13 +163,17 @@ class Engine:
         self.index = MatchIndex.build(knowledge)
         self.serial = next(_SERIALS)  # tells this engine's remembered turns from another's
         self._by_category: dict[str, set[str]] = {}
-        # Per intent, the kinds of figure its answers state (see stated_kinds).
+        # Per intent, the kinds of figure its answers state (see stated_kinds), and the
+        # years it speaks of: its incident's and any its answers name.
         self._stated: dict[str, frozenset[str]] = {}
-        for intent in self.index.intents.values():
+        self._years: dict[str, frozenset[str]] = {}
+        for intent, source in knowledge.intents.values():
             self._by_category.setdefault(intent.category, set()).add(intent.id)
             texts = [intent.answer, intent.answer_en or ""]
             texts += [t for a in intent.entity_answers for t in (a.answer, a.answer_en or "")]
             self._stated[intent.id] = stated_kinds(" ".join(texts))
+            years = {str(source.model.incident.date.year), *YEAR_RE.findall(" ".join(texts))}
+            self._years[intent.id] = frozenset(years)
 
     def _entity_for(self, intent_id: str, query: Query, previous: Turn | None) -> str | None:
         intent = self.index.intents[intent_id]
@@ -189,7 +202,7 @@ class Engine:
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
         if query.is_empty:
             return query, [], None, 0.0, "empty"
-        if query.decline_terms or query.foreign_years or query.foreign_dates:
+        if _about_another_incident(query):
             return query, [], None, 0.0, "other_incident"
         if query.not_covered:
             return query, [], None, 0.0, "not_covered"
@@ -208,6 +221,12 @@ class Engine:
             return query, [], None, 0.0, "small_talk"
 
         known = previous is not None and previous.intent_id in self.index.intents
+        if _ACKNOWLEDGED.match(query.cleaned):
+            return query, [], None, 0.0, "small_talk"  # '아 그렇구나': nothing asked
+        says_nothing = not query.content_stems and not query.entities
+        if says_nothing and known and previous is not None and _is_a_question(query):
+            # Nothing of its own ('뭐라고 했는데?', '그래서?'): the previous answer goes on.
+            return query, [], previous.intent_id, 0.8, "follow_up_again"
         if query.only_entities:
             entity_id = query.entities[0]
             default = self.index.entities[entity_id].default_intent
@@ -239,32 +258,46 @@ class Engine:
         candidates = self._prefer_specific(query, candidates)
         top = candidates[0]
         confidence = top.score / 100.0
-        if self._gives_no_figure_asked(query, top.intent_id):
-            # A figure asked of a fact that gives none ('경주 지진 때 몇 시간 안 됐어?'):
-            # the article does not say.
-            return query, candidates, None, max(0.0, min(1.0, confidence)), "not_covered"
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
 
     def _asks_the_same_of_this_incident(self, text: str) -> bool:
         """Does the question name only this incident's day, year or month ('2020년 3월 2일
-        건은?', '그럼 2020년 때는?'), and nothing else?"""
+        건은?', '그럼 2020년 때는?'), and nothing else (no thing, no bare number)?"""
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
-        if query.decline_terms or query.foreign_years or query.foreign_dates:
+        if query.entities or _about_another_incident(query):
             return False
         words = [s for s in query.content_stems if s not in _SCENE_WORDS]
-        return bool(words) and all(DATE_WORD_RE.match(w) for w in words)
+        dated = all(DATE_WORD_RE.match(w) for w in words)
+        return dated and any(not w.isdigit() for w in words)
 
-    def _without_other_incident(self, question: str) -> str:
-        """The question without the words marking another incident ('2022년', '판교')
-        or another day."""
+    def _same_of_this_incident(self, question: str) -> str | None:
+        """A question declined as about another incident, without the words that mark it
+        ('2022년', '판교', '다음 카페') or another day: what it asks of this incident. None
+        when nothing is left to ask ('판교 화재', '2022년 판교 화재 때는?')."""
         query = self.index.prepare(question)
-        marks = [clean(t).replace(" ", "") for t in query.decline_terms]
-        kept = [
-            word
-            for word in query.cleaned.split()
-            if not any(c.isdigit() for c in word) and not any(m and m in word for m in marks)
-        ]
-        return " ".join(kept)
+        forms = dict(self.index.decline_forms)
+        text = " ".join(w for w in query.cleaned.split() if not any(c.isdigit() for c in w))
+        for term in query.decline_terms:
+            text = without_term(text, forms[term])
+        again = self.index.prepare(text)
+        asks = [s for s in again.content_stems if s not in _SCENE_WORDS]
+        if _about_another_incident(again) or not (asks or again.entities):
+            return None
+        return text
+
+    def _answers_kind(self, intent_id: str, query: Query) -> bool:
+        """Is the intent asked the question's kind now and then, or, for a 'when', does its
+        answer give a day ('언제?' after the usage figures: their week)?"""
+        if any(self.index.kind_fits(intent_id, kind) for kind in query.kinds):
+            return True
+        stated = self._stated.get(intent_id, frozenset())
+        return bool(query.kinds & {"time", "date"}) and "date" in stated
+
+    def _not_the_fact_asked(self, query: Query, intent_id: str) -> bool:
+        years = set(YEAR_RE.findall(query.cleaned))
+        return bool(years - self._years[intent_id]) or self._gives_no_figure_asked(
+            query, intent_id
+        )
 
     def _gives_no_figure_asked(self, query: Query, intent_id: str) -> bool:
         """Does the question ask a figure (a time, a date, a length, a number) that the
@@ -334,13 +367,13 @@ class Engine:
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
             # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
             ranked = together
-            if bare and not any(self.index.kind_fits(previous.intent_id, k) for k in query.kinds):
+            if bare and not self._answers_kind(previous.intent_id, query):
                 # '왜?' after the overview: the overview said what it says, and is never
                 # asked why; the question word asks another fact about its topic.
                 ranked = [c for c in ranked if c.intent_id != previous.intent_id]
+            sure = previous.intent_id in self.index.intents
             # After a question not understood for sure (a "did you mean"), only a sure
             # reading together with it: it may not be what '왜?' continues.
-            sure = previous.intent_id in self.index.intents
             if sure or not ranked or ranked[0].score >= self.thresholds.answer * 100:
                 return ranked or candidates
         best = {c.intent_id: c for c in candidates}
@@ -450,8 +483,8 @@ class Engine:
             # asked of this incident (without the other incident's marks; this incident's
             # day is the only one the bot knows, and would only set the scene). After
             # only the other incident's name ('판교 화재'), it is read as it is.
-            same = self._without_other_incident(declined)
-            if self.index.prepare(same).content_stems:
+            same = self._same_of_this_incident(declined)
+            if same is not None:
                 question, previous = same, None
         query, candidates, intent_id, confidence, reason = self.understand(question, previous)
         english = query.english
@@ -485,13 +518,20 @@ class Engine:
                     for c in candidates[:3]
                     if c.score / 100.0 >= t.suggest * 0.8
                 ]
-                if memory is not None and previous is None:
+                unsure = previous is None or previous.intent_id not in self.index.intents
+                if memory is not None and unsure and (query.content_stems or query.entities):
                     # Not understood for sure, but what it asks is context for what comes
-                    # next ('카톡 먹통 됐었다며', then '언제?').
+                    # next ('카톡 먹통 됐었다며', then '언제?'); an answer before it stays the
+                    # context, and a question of only filler is none.
                     other = remembered.declined if remembered else ""
                     turn = Turn("", None, now, question[:MAX_QUESTION_CHARS], declined=other)
                     memory.remember(conversation, turn)
                 return compose_suggest(self, text, confidence, english, options, candidates)
+        if reason == "matched" and self._not_the_fact_asked(query, intent_id):
+            # A figure asked of a fact that gives none ('경주 지진 때 몇 시간 안 됐어?'), or
+            # a year it does not speak of ('2016년 카톡 몇 시간 멈췄어?'): the article does
+            # not say (a "did you mean" above is still offered).
+            return compose_decline(self, text, "not_covered", english, candidates)
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:
             asked = question[:MAX_QUESTION_CHARS]
@@ -557,6 +597,21 @@ class Engine:
         return out
 
 
+# Acknowledgements: nothing asked ('아 그렇구나', 'ok thanks' is small talk already).
+_ACKNOWLEDGED = re.compile(
+    r"^(?:아|오|음|ㅇㅇ)?\s*"
+    r"(?:그렇구나|그렇군요?|알겠어요?|알겠습니다|알았어요?|오케이|ok|okay|i see|got it)$"
+)
+_QUESTION_FILLER = frozenset(
+    {"뭐", "뭔", "무슨", "어떻", "어떻게", "뭐였", "뭐임", "뭔데", "what", "how"}
+)
+
+
+def _is_a_question(query: Query) -> bool:
+    """Does a question of only filler words ask something ('뭐라고 했는데?', '그래서?')?"""
+    return query.original.rstrip().endswith("?") or any(s in _QUESTION_FILLER for s in query.stems)
+
+
 def _asks(stem: str) -> bool:
     """Is this word a question word ('언제', '몇시', '왜' read as '원인', 'how')?"""
     return stem in QUESTION_WORDS or bool(question_kinds(stem))
@@ -578,13 +633,17 @@ def _topic_of(query: Query) -> Query:
     )
 
 
+def _about_another_incident(query: Query) -> bool:
+    return bool(query.decline_terms or query.foreign_years or query.foreign_dates)
+
+
 _SCENE_WORDS = frozenset({"때", "당시", "경우"})  # '2020년 3월 때는?': when, not what
 _TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
 
 
 def _named_as_topic(query: Query) -> bool:
-    """Is a thing named as what the question is about ('톡채널에서는 어떤 문제가
-    있었어?'), with a topic particle right after its name?"""
+    """Is a thing named as what the question is about, with a topic particle (은/는) or a
+    place one (에서, 에서는, 에선) right after its name ('톡채널에서는 어떤 문제가 있었어?')?"""
     # A mention is the name as typed, with the particle it came with ('톡채널에서는').
     return any(
         m.text.endswith(particle) and len(m.text) > len(particle) + 1

@@ -21,6 +21,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -44,7 +45,7 @@ from bot.language.normalize import (
 )
 from bot.language.question_type import question_kinds
 
-_YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 # '3월 5일', '3월5일': a day of the year (month, day).
 _DATE_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월\s*([12]\d|3[01]|0?[1-9])\s*일")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
@@ -355,9 +356,10 @@ _UNCOVERED = "\x00"  # marks a run of letters a split could not explain
 # Stored jamo texts are kept at one byte a letter. A str of code points below 256 takes
 # one byte a letter, not two: the Hangul compatibility jamo, then the first entities'
 # placeholders, are swapped, in order, with U+0080-U+00FF (less the spaces: rapidfuzz splits
-# words on U+0085 and U+00A0). 5 MB of the 100x index. A swap that keeps their order
-# among themselves and after ASCII, so texts narrowed alike compare as before (but for
-# letters of U+0080-U+00FF, 'é', which are kept but sort among the jamo).
+# words on U+0085 and U+00A0). 5 MB of the 100x index. The swap keeps their order among
+# themselves and after ASCII, so texts narrowed alike score the same with fuzz.ratio, and
+# with token_set_ratio (which sorts words) unless a word mixes them with letters of other
+# scripts (U+0080-U+3130: 'é', Cyrillic, kana), which then sort elsewhere. Nothing is lost.
 _WIDE = [chr(0x3131 + k) for k in range(51)] + [placeholder(k) for k in range(75)]
 _BYTE_SLOTS = [chr(c) for c in range(0x80, 0x100) if not chr(c).isspace()]
 _NARROW = str.maketrans(
@@ -584,7 +586,7 @@ class MatchIndex:
             for text in [intent.answer, *(a.answer for a in intent.entity_answers)]
         ]
         for doc in documents:
-            index.known_years.update(_YEAR_RE.findall(doc))
+            index.known_years.update(YEAR_RE.findall(doc))
         for text in [*documents, *answers]:
             cleaned = clean(text)
             index.known_dates.update(_dates_in(cleaned))
@@ -1045,7 +1047,7 @@ class MatchIndex:
             # the scene; '터진 날?' ends on it and asks it, '그 날 3월 2일 맞지?' checks it.
             stems = [s for s in stems if s != day]
             content = tuple(s for s in content if s != day)
-        years = tuple(y for y in _YEAR_RE.findall(cleaned) if y not in self.known_years)
+        years = tuple(y for y in YEAR_RE.findall(cleaned) if y not in self.known_years)
         dates = tuple(f"{m}/{d}" for m, d in _dates_in(cleaned) if (m, d) not in self.known_dates)
         # A month the article never mentions ('2020년 5월에도 먹통 있었어?'): another time.
         # (A day's month needs no test: a day of a known month is a known day or foreign.)
@@ -1388,64 +1390,56 @@ def _terms_outside_mentions(
     not a question about 주식, but '카카오페이' is about 카카오페이."""
     found = []
     for term, form in forms:
-        if not _terms_in(cleaned, [(term, form)]):
+        if not _has_term(cleaned, form):
             continue
         text = cleaned
         for mention in mentions:
             name = mention.text.replace(" ", "")
             if any(part.replace(" ", "") in name for part in form.split(_GAP)):
                 text = text.replace(mention.text, " ")
-        if _terms_in(text, [(term, form)]):
+        if _has_term(text, form):
             found.append(term)
     return tuple(found)
 
 
-_GAP = "\x01"  # in a term's form, where the knowledge's '*' allows any words
+_GAP = "\x01"  # in a term's form, where the knowledge's '*' allows a few words
+_MAX_GAP = 16  # characters a '*' spans at most: one clause, not the next one
 
 
 def _term_form(term: str) -> str:
     """A decline or not-covered term as questions are searched for it: cleaned; a '*'
-    between words allows any words there ('다른 * 기사': '다른 무슨 기사')."""
+    between words allows a few words there ('다른 * 기사': '다른 무슨 기사')."""
     parts = [clean(part) for part in term.split("*")]
     return _GAP.join(part for part in parts if part)
 
 
+def _part_pattern(part: str) -> str:
+    """Whole words for a Latin part; its letters, spaces ignored, for a Korean one."""
+    if part.isascii():
+        return rf"(?<![a-z0-9]){re.escape(part)}(?![a-z0-9])"
+    return r"\s*".join(re.escape(letter) for letter in part.replace(" ", ""))
+
+
+@lru_cache(maxsize=4096)
+def _term_regex(form: str) -> re.Pattern[str]:
+    gap = f".{{0,{_MAX_GAP}}}?"
+    return re.compile(gap.join(_part_pattern(part) for part in form.split(_GAP)))
+
+
+def _has_term(text: str, form: str) -> bool:
+    compact = text.replace(" ", "")
+    if any(part.replace(" ", "") not in compact for part in form.split(_GAP)):
+        return False  # cheap test first: most questions contain none of the terms
+    return _term_regex(form).search(text) is not None
+
+
 def _terms_in(text: str, forms: list[tuple[str, str]]) -> tuple[str, ...]:
     """The terms (as listed in the knowledge) whose form occurs in `text`."""
-    compact = text.replace(" ", "")
-    found = []
-    for term, form in forms:
-        if _GAP in form:
-            if _contains_in_order(text, form.split(_GAP)):
-                found.append(term)
-            continue
-        if form.replace(" ", "") not in compact:
-            continue  # cheap test first: most questions contain none of the terms
-        if _contains_term(text, form):
-            found.append(term)
-    return tuple(found)
+    return tuple(term for term, form in forms if _has_term(text, form))
 
 
-def _contains_in_order(cleaned: str, parts: list[str]) -> bool:
-    """Each part (see _contains_term) after the one before it."""
-    rest = cleaned
-    for part in parts:
-        if part.isascii():
-            found = re.search(rf"(?<![a-z0-9]){re.escape(part)}(?![a-z0-9])", rest)
-            if found is None:
-                return False
-            rest = rest[found.end() :]
-        else:
-            compact = rest.replace(" ", "")
-            at = compact.find(part.replace(" ", ""))
-            if at < 0:
-                return False
-            rest = compact[at + len(part.replace(" ", "")) :]
-    return True
-
-
-def _contains_term(cleaned: str, term: str) -> bool:
-    """Whole words for Latin terms; syllables, spaces ignored, for Korean ones."""
-    if term.isascii():
-        return re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", cleaned) is not None
-    return term.replace(" ", "") in cleaned.replace(" ", "")
+def without_term(cleaned: str, form: str) -> str:
+    """The text without the words of a term's form (each part where it occurs)."""
+    for part in form.split(_GAP):
+        cleaned = re.sub(_part_pattern(part), " ", cleaned)
+    return " ".join(cleaned.split())

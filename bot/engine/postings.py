@@ -58,6 +58,8 @@ class PackedIds(_Rows, Mapping[str, np.ndarray]):
         order, with no ids for a key of `rows` the lists lack."""
         if rows is None:
             rows = {key: n for n, key in enumerate(lists)}
+        elif lists.keys() - rows.keys():
+            raise ValueError("every key of the lists needs a row")
         self._rows = rows
         keys = sorted(rows, key=rows.__getitem__)
         empty = array("i")

@@ -21,7 +21,7 @@ _TRAILING_PARTICLE = (
 # Particles that also come off when the next word follows without a space ('카톡도먹통',
 # '카스는언제'); not 이/가/의/에/로/와/과, which begin words too ('카톡이용시간', '카카오의문').
 _GLUED_PARTICLE = (
-    r"(?:에서는|에서도|에서만|에서|에선|에게|한테|보다|처럼|까지|부터|이랑|도|는|은|를|을|만|랑)"
+    r"(?:에서는|에서도|에서만|에서|에게|한테|보다|처럼|까지|부터|이랑|도|는|은|를|을|만|랑)"
 )
 
 

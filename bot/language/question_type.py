@@ -67,9 +67,10 @@ def question_kinds(cleaned: str) -> frozenset[str]:
 # day, a length of time, a number. An answer stating none of what is asked cannot answer
 # it ('경주 지진 때 몇 시간 안 됐어?' and the answer about the 2016 earthquake).
 _STATED: dict[str, re.Pattern[str]] = {
-    "time": re.compile(r"\d\s*시|오전|오후|\d:\d\d|\b[ap]\.?m\b|o'clock", re.IGNORECASE),
+    "time": re.compile(r"\d\s*시(?!간)|오전|오후|\d:\d\d|\b[ap]\.?m\b|o'clock", re.IGNORECASE),
     "date": re.compile(
-        r"\d\s*(?:월|일|년)|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+        r"\d\s*(?:월|일|년)|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?"
+        r"|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b",
         re.IGNORECASE,
     ),
     "length": re.compile(r"\d\s*(?:시간|분|초)|\b(?:hours?|minutes?|seconds?)\b", re.IGNORECASE),
