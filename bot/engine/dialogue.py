@@ -223,9 +223,10 @@ class Engine:
         known = previous is not None and previous.intent_id in self.index.intents
         if _ACKNOWLEDGED.match(query.cleaned):
             return query, [], None, 0.0, "small_talk"  # '아 그렇구나': nothing asked
-        says_nothing = not query.content_stems and not query.entities
+        says_nothing = not (query.content_stems or query.entities or query.kinds)
         if says_nothing and known and previous is not None and _is_a_question(query):
-            # Nothing of its own ('뭐라고 했는데?', '그래서?'): the previous answer goes on.
+            # Nothing of its own ('뭐라고 했는데?', '그래서?'; 'when?' asks a time): the
+            # previous answer goes on.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
         if query.only_entities:
             entity_id = query.entities[0]
@@ -264,11 +265,11 @@ class Engine:
         """Does the question name only this incident's day, year or month ('2020년 3월 2일
         건은?', '그럼 2020년 때는?'), and nothing else (no thing, no bare number)?"""
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
-        if query.entities or _about_another_incident(query):
+        if _about_another_incident(query):
             return False
         words = [s for s in query.content_stems if s not in _SCENE_WORDS]
-        dated = all(DATE_WORD_RE.match(w) for w in words)
-        return dated and any(not w.isdigit() for w in words)
+        dated = bool(words) and all(DATE_WORD_RE.match(w) for w in words)
+        return dated and any(not w.isdigit() or YEAR_RE.fullmatch(w) for w in words)
 
     def _same_of_this_incident(self, question: str) -> str | None:
         """A question declined as about another incident, without the words that mark it
@@ -276,7 +277,11 @@ class Engine:
         when nothing is left to ask ('판교 화재', '2022년 판교 화재 때는?')."""
         query = self.index.prepare(question)
         forms = dict(self.index.decline_forms)
-        text = " ".join(w for w in query.cleaned.split() if not any(c.isdigit() for c in w))
+        text = " ".join(
+            w
+            for w in query.cleaned.split()
+            if not any(c.isdigit() for c in w) and not DATE_WORD_RE.match(w)
+        )
         for term in query.decline_terms:
             text = without_term(text, forms[term])
         again = self.index.prepare(text)
@@ -285,19 +290,33 @@ class Engine:
             return None
         return text
 
-    def _answers_kind(self, intent_id: str, query: Query) -> bool:
-        """Is the intent asked the question's kind now and then, or, for a 'when', does its
-        answer give a day ('언제?' after the usage figures: their week)?"""
-        if any(self.index.kind_fits(intent_id, kind) for kind in query.kinds):
-            return True
-        stated = self._stated.get(intent_id, frozenset())
-        return bool(query.kinds & {"time", "date"}) and "date" in stated
+    @staticmethod
+    def _remember_declined(
+        memory: ConversationMemory,
+        conversation: str | None,
+        remembered: Turn | None,
+        text: str,
+        now: float,
+    ) -> None:
+        """Keep a question declined as about another time or incident with the context,
+        which is otherwise left as it was."""
+        other = text[:MAX_QUESTION_CHARS]
+        turn = replace(remembered, declined=other, at=now) if remembered else None
+        memory.remember(conversation, turn or Turn("", None, now, declined=other))
 
-    def _not_the_fact_asked(self, query: Query, intent_id: str) -> bool:
+    def _answers_kind(self, intent_id: str, query: Query) -> bool:
+        """Is the intent asked the question's kind now and then?"""
+        return any(self.index.kind_fits(intent_id, kind) for kind in query.kinds)
+
+    def _other_year(self, query: Query, intent_id: str, previous: Turn | None) -> bool:
+        """Does the question name a year the intent does not speak of ('2016년 카톡 몇
+        시간 멈췄어?')? A follow-up of one word or only question words ('몇 시간?') asks
+        in the year of the question it continues."""
         years = set(YEAR_RE.findall(query.cleaned))
-        return bool(years - self._years[intent_id]) or self._gives_no_figure_asked(
-            query, intent_id
-        )
+        short = _bare(query) or len(query.content_stems) <= 1
+        if not years and short and previous is not None:
+            years = set(YEAR_RE.findall(previous.question))
+        return bool(years - self._years[intent_id])
 
     def _gives_no_figure_asked(self, query: Query, intent_id: str) -> bool:
         """Does the question ask a figure (a time, a date, a length, a number) that the
@@ -485,15 +504,18 @@ class Engine:
             # only the other incident's name ('판교 화재'), it is read as it is.
             same = self._same_of_this_incident(declined)
             if same is not None:
-                question, previous = same, None
+                # '2020년 카톡은?': the thing named now, in place of the one asked before.
+                now_asked = self.index.prepare(text[:MAX_QUESTION_CHARS])
+                same, _swapped = self._swap_entities(same, now_asked)
+                named = set(self.index.prepare(same).entities)
+                missing = [m.text for m in now_asked.mentions if m.entity_id not in named]
+                question, previous = " ".join([same, *missing]), None
         query, candidates, intent_id, confidence, reason = self.understand(question, previous)
         english = query.english
         t = self.thresholds
         if intent_id is None:
             if reason == "other_incident" and memory is not None:
-                other = text[:MAX_QUESTION_CHARS]
-                turn = replace(remembered, declined=other, at=now) if remembered else None
-                memory.remember(conversation, turn or Turn("", None, now, declined=other))
+                self._remember_declined(memory, conversation, remembered, text, now)
             return compose_decline(self, text, reason, english, candidates)
         if reason == "matched":
             # The runner-up that would say something else: an intent giving the same fact
@@ -527,10 +549,15 @@ class Engine:
                     turn = Turn("", None, now, question[:MAX_QUESTION_CHARS], declined=other)
                     memory.remember(conversation, turn)
                 return compose_suggest(self, text, confidence, english, options, candidates)
-        if reason == "matched" and self._not_the_fact_asked(query, intent_id):
-            # A figure asked of a fact that gives none ('경주 지진 때 몇 시간 안 됐어?'), or
-            # a year it does not speak of ('2016년 카톡 몇 시간 멈췄어?'): the article does
-            # not say (a "did you mean" above is still offered).
+        if reason == "matched" and self._other_year(query, intent_id, previous):
+            # A year the fact does not speak of ('2016년 카톡 몇 시간 멈췄어?'): the article
+            # does not say; '2020년은?' next asks the same of this incident.
+            if memory is not None:
+                self._remember_declined(memory, conversation, remembered, text, now)
+            return compose_decline(self, text, "not_covered", english, candidates)
+        if reason == "matched" and self._gives_no_figure_asked(query, intent_id):
+            # A figure asked of a fact that gives none ('경주 지진 때 몇 시간 안 됐어?'): the
+            # article does not say (a "did you mean" above is still offered).
             return compose_decline(self, text, "not_covered", english, candidates)
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:

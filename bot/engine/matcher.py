@@ -1271,7 +1271,7 @@ class MatchIndex:
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = rf"(?:{'|'.join(_MONTHS)})[a-z]*"
 # A word that is (part of) a date: '2020년', '3월', '2일', '2nd', 'march'.
-DATE_WORD_RE = re.compile(rf"^(?:\d{{1,4}}(?:월|일|년|st|nd|rd|th)?|{_MONTH})$")
+DATE_WORD_RE = re.compile(rf"^(?:\d{{1,4}}(?:월|일|년|st|nd|rd|th)?(?:엔|에는|에)?|{_MONTH})$")
 # 'march 5', 'march 5th', '5 march', '5th of march'
 _EN_DATE_RE = re.compile(
     rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\b"
