@@ -1389,8 +1389,9 @@ def _terms_outside_mentions(
     """Terms found in the text, except inside an entity's own name: '주식회사 카카오' is
     not a question about 주식, but '카카오페이' is about 카카오페이."""
     found = []
+    compact = cleaned.replace(" ", "")
     for term, form in forms:
-        if not _has_term(cleaned, form):
+        if not _has_term(cleaned, form, compact):
             continue
         text = cleaned
         for mention in mentions:
@@ -1426,16 +1427,26 @@ def _term_regex(form: str) -> re.Pattern[str]:
     return re.compile(gap.join(_part_pattern(part) for part in form.split(_GAP)))
 
 
-def _has_term(text: str, form: str) -> bool:
-    compact = text.replace(" ", "")
-    if any(part.replace(" ", "") not in compact for part in form.split(_GAP)):
-        return False  # cheap test first: most questions contain none of the terms
+_COMPACT_PARTS: dict[str, tuple[str, ...]] = {}  # form -> its parts without spaces
+
+
+def _has_term(text: str, form: str, compact: str | None = None) -> bool:
+    """Does the form occur in the text (`compact`: the text without spaces, if known)?"""
+    parts = _COMPACT_PARTS.get(form)
+    if parts is None:
+        parts = _COMPACT_PARTS[form] = tuple(p.replace(" ", "") for p in form.split(_GAP))
+    if compact is None:
+        compact = text.replace(" ", "")
+    for part in parts:
+        if part not in compact:
+            return False  # cheap test first: most questions contain none of the terms
     return _term_regex(form).search(text) is not None
 
 
 def _terms_in(text: str, forms: list[tuple[str, str]]) -> tuple[str, ...]:
     """The terms (as listed in the knowledge) whose form occurs in `text`."""
-    return tuple(term for term, form in forms if _has_term(text, form))
+    compact = text.replace(" ", "")
+    return tuple(term for term, form in forms if _has_term(text, form, compact))
 
 
 def without_term(cleaned: str, form: str) -> str:
