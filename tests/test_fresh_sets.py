@@ -13,7 +13,9 @@ seventh): 91.0% in scope, 92.5% refusals, 8 wrong; and fresh8 (an eighth): 91.4%
 measured blind. fresh10 (a tenth) was measured once blind: 96.4% in scope, 90.2% refusals,
 6 wrong; and fresh11 (an eleventh): 93.2% in scope, 85.7% refusals, 9 wrong; and fresh13 (a
 thirteenth, with a later engine): 94.7% in scope, 100% refusals, 1 wrong. All three were then
-working sets, like fresh4-fresh9. (fresh12 is kept back, unread, for a blind measurement.)
+working sets, like fresh4-fresh9. fresh12 (a twelfth author) was kept back unread and
+measured once with the final engine of that session: 93.4% in scope, 93.2% refusals, 8
+wrong; its thresholds are those figures.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -48,6 +50,7 @@ THRESHOLDS = {
     "fresh9": (0.93, 0.99, 2),
     "fresh10": (0.96, 0.99, 1),
     "fresh11": (0.95, 0.99, 1),
+    "fresh12": (0.93, 0.93, 8),
     "fresh13": (0.94, 0.99, 1),
 }
 
