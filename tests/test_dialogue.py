@@ -107,6 +107,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("로그인 안 될 때 어떻게 해결해야 돼?", "not_covered"),
         ("경주 지진 당시 카톡은 몇 시간 동안 안 됐어?", "not_covered"),  # 2016's length
         ("슬랙도 그날 먹통이었어?", "other_incident"),
+        ("카톡 일일 이용자가 몇 명 정도야?", "not_covered"),
+        ("재발 막으려고 내놓은 구체적인 대책은?", "not_covered"),
         ("was zoom down too?", "other_incident"),
         ("그때 보낸 메시지 다 날아갔어?", "not_covered"),
         ("질본 챗봇 쓰려면 어떻게 해?", "not_covered"),
