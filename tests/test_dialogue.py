@@ -371,7 +371,12 @@ def test_a_figure_the_fact_never_gives_is_declined(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
-    "question", ["톡채널에선 무슨 문제가 생겼어?", "톡채널에서는 뭐가 문제였어?"]
+    "question",
+    [
+        "톡채널에선 무슨 문제가 생겼어?",
+        "톡채널에서는 뭐가 문제였어?",
+        "톡채널 쪽은 어떤 문제 있었음?",
+    ],
 )
 def test_a_thing_named_as_the_topic_gets_its_own_answer(engine: Engine, question: str) -> None:
     # The KDCA chatbot runs on a Talk Channel: its phrasings name one, but what went

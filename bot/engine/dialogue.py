@@ -676,12 +676,15 @@ _TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
 def _named_as_topic(query: Query) -> bool:
     """Is a thing named as what the question is about, with a topic particle (은/는) or a
     place one (에서, 에서는, 에선) right after its name ('톡채널에서는 어떤 문제가 있었어?')?"""
-    # A mention is the name as typed, with the particle it came with ('톡채널에서는').
-    return any(
-        m.text.endswith(particle) and len(m.text) > len(particle) + 1
-        for m in query.mentions
-        for particle in _TOPIC_PARTICLES
-    )
+    # A mention is the name as typed, with the particle it came with ('톡채널에서는'); or
+    # the name and '쪽' ('톡채널 쪽은': the Talk Channel side).
+    for m in query.mentions:
+        if any(m.text.endswith(p) and len(m.text) > len(p) + 1 for p in _TOPIC_PARTICLES):
+            return True
+        at = query.cleaned.find(m.text)
+        if at >= 0 and query.cleaned[at + len(m.text) :].lstrip().startswith("쪽"):
+            return True
+    return False
 
 
 def _bare(query: Query) -> bool:
