@@ -14,8 +14,10 @@ measured blind. fresh10 (a tenth) was measured once blind: 96.4% in scope, 90.2%
 6 wrong; and fresh11 (an eleventh): 93.2% in scope, 85.7% refusals, 9 wrong; and fresh13 (a
 thirteenth, with a later engine): 94.7% in scope, 100% refusals, 1 wrong. All three were then
 working sets, like fresh4-fresh9. fresh12 (a twelfth author) was kept back unread and
-measured once with the final engine of that session: 93.4% in scope, 93.2% refusals, 8
-wrong; its thresholds are those figures.
+measured once blind: 93.4% in scope, 93.2% refusals, 8 wrong; three of its refusal and
+topic misses were then fixed in general ways. fresh14 (a fourteenth), written last, was
+measured once with the final engine of that session: 90.4% in scope, 90.7% refusals, 9
+wrong; nothing was changed after it, and its thresholds are those figures.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -35,9 +37,9 @@ DATA = Path(__file__).resolve().parent / "data"
 # 96.5% / 97.5% / 2, fresh2 91.0% / 100% / 0, fresh3 96.2% / 100% / 1, fresh4 97.2% / 100% /
 # 1, fresh5 95.6% / 100% / 0, fresh6 97.0% / 100% / 2, fresh7 93.8% / 100% / 0, fresh8 94.9%
 # / 100% / 1, fresh9 93.8% / 100% / 2, fresh10 97.0% / 100% / 1, fresh11 95.5% / 100% / 1,
-# fresh13 94.7% / 100% / 1. (fresh10, fresh11 and fresh13 were each measured blind once
-# before any of their questions was read: 96.4% / 90.2% / 6, 93.2% / 85.7% / 9 and, with
-# today's engine, 94.7% / 100% / 1.)
+# fresh12 94.0% / 100% / 4, fresh13 94.7% / 100% / 1, fresh14 90.4% / 90.7% / 9. (Blind,
+# before any of their questions was read: fresh10 96.4% / 90.2% / 6, fresh11 93.2% / 85.7% /
+# 9, fresh13 94.7% / 100% / 1, fresh12 93.4% / 93.2% / 8; fresh14 was not worked on.)
 THRESHOLDS = {
     "fresh1": (0.96, 0.97, 2),
     "fresh2": (0.90, 0.99, 0),
@@ -50,8 +52,9 @@ THRESHOLDS = {
     "fresh9": (0.93, 0.99, 2),
     "fresh10": (0.96, 0.99, 1),
     "fresh11": (0.95, 0.99, 1),
-    "fresh12": (0.93, 0.93, 8),
+    "fresh12": (0.94, 0.99, 4),
     "fresh13": (0.94, 0.99, 1),
+    "fresh14": (0.90, 0.90, 9),
 }
 
 
