@@ -113,7 +113,7 @@ class Records:
         """Store one question; declined and unsure ones go to the inbox. Returns its id."""
         best = reply.candidates[0] if reply.candidates else None
         unsure = reply.kind != "answer" or reply.confidence < low_confidence
-        worth_review = unsure and reply.reason not in {"empty", "small_talk"}
+        worth_review = unsure and reply.reason not in {"empty", "small_talk", "acknowledged"}
         row: dict[str, Any] = {
             "asked_at": _iso(_now()),
             "text": reply.question[:1000],

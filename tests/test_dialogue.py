@@ -420,7 +420,8 @@ def test_a_question_of_only_filler_is_no_context(engine: Engine) -> None:
 
 def test_an_acknowledgement_is_small_talk_and_keeps_the_context(engine: Engine) -> None:
     replies = _conversation(engine, ["카톡 언제 복구됐어?", "아 그렇구나", "카카오스토리는?"])
-    assert replies[1].reason == "small_talk"
+    assert (replies[1].kind, replies[1].reason) == ("decline", "acknowledged")
+    assert "궁금한" in replies[1].text
     assert (replies[2].intent_id, replies[2].entity_id) == ("outage_end", "kakaostory")
 
 

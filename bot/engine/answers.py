@@ -179,6 +179,7 @@ def compose_decline(
             "nothing about.",
             "not_covered": "The article doesn't say anything about that.",
             "small_talk": "Hello! I'm a Q&A bot.",
+            "acknowledged": "Sure. Ask me more whenever you like.",
         }.get(reason, "Sorry, I don't know that: the article doesn't say.")
         closing = "You could ask, for example:"
     else:
@@ -189,6 +190,7 @@ def compose_decline(
             ),
             "not_covered": "그 내용은 기사에 나오지 않아서 답해 드릴 수 없어요.",
             "small_talk": "안녕하세요! 저는 질문에 답하는 챗봇이에요.",
+            "acknowledged": "네, 더 궁금한 게 있으면 언제든 물어보세요.",
         }.get(reason, "죄송해요, 그 내용은 기사에 나오지 않아서 알 수 없어요.")
         closing = "이런 걸 물어보실 수 있어요:"
     text = f"{opening} {_scope(engine, english)} {closing}"

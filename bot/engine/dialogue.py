@@ -222,7 +222,7 @@ class Engine:
 
         known = previous is not None and previous.intent_id in self.index.intents
         if _ACKNOWLEDGED.match(query.cleaned):
-            return query, [], None, 0.0, "small_talk"  # '아 그렇구나': nothing asked
+            return query, [], None, 0.0, "acknowledged"  # '아 그렇구나': nothing asked
         says_nothing = not (query.content_stems or query.entities or query.kinds)
         if says_nothing and known and previous is not None and _is_a_question(query):
             # Nothing of its own ('뭐라고 했는데?', '그래서?'; 'when?' asks a time): the
