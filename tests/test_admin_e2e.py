@@ -278,6 +278,9 @@ async def test_stats_and_why(app: BotApplication, emulator: BotApiEmulator) -> N
     assert "official_cause" in stats
     why = await ask(emulator, ADMIN, "/why 카톡 원잉이 뭐야", 2)
     assert "normalised:" in why and "official_cause" in why and "thresholds" in why
+    # a best match declined all the same: both are shown
+    why = await ask(emulator, ADMIN, "/why 2016년 카톡 몇 시간 멈췄어?", 3)
+    assert "decline (not_covered), answered -, best match outage_duration" in why
 
 
 async def test_questions_in_flight_during_reloads_all_get_answers(

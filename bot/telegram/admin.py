@@ -319,8 +319,10 @@ async def explain_why(update: Update, context: BotContext) -> None:
     lines = [
         f"normalised: {' '.join(query.stems) or '(empty)'}",
         f"entities: {', '.join(query.entities) or '-'}",
-        f"decision: {reply.kind} ({reply.reason or reason}), intent {intent_id or '-'}, "
-        f"confidence {confidence:.2f}",
+        # The best match can still be declined ('경주 지진 때 몇 시간?': a figure its
+        # answer never gives), so both are shown.
+        f"decision: {reply.kind} ({reply.reason or reason}), answered {reply.intent_id or '-'}, "
+        f"best match {intent_id or '-'}, confidence {confidence:.2f}",
         *(
             f"  {c.intent_id}: {c.score:.1f} (terms {c.terms:.2f}) ← {c.utterance}"
             for c in candidates[:5]
