@@ -23,6 +23,7 @@ from bot.engine.answers import (
 )
 from bot.engine.matcher import (
     DATE_WORD_RE,
+    MAY_NAME_A_DAY_RE,
     SMALL_TALK,
     YEAR_RE,
     Candidate,
@@ -264,7 +265,7 @@ class Engine:
     def _asks_the_same_of_this_incident(self, text: str) -> bool:
         """Does the question name only this incident's day, year or month ('2020년 3월 2일
         건은?', '그럼 2020년 때는?'), and nothing else (no thing, no bare number)?"""
-        if not _MAY_NAME_A_DAY.search(text):
+        if not MAY_NAME_A_DAY_RE.search(text):
             return False  # no digit, no month: not read again (most questions)
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
         if _about_another_incident(query):
@@ -666,9 +667,6 @@ def _about_another_incident(query: Query) -> bool:
     return bool(query.decline_terms or query.foreign_years or query.foreign_dates)
 
 
-_MAY_NAME_A_DAY = re.compile(
-    r"\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|[일이삼사오육칠팔구십]월", re.IGNORECASE
-)
 _SCENE_WORDS = frozenset({"때", "당시", "경우"})  # '2020년 3월 때는?': when, not what
 _TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
 

@@ -609,7 +609,7 @@ class MatchIndex:
         a large part of the build's peak."""
         self.term_list = sorted({term for bag in bags.values() for term in bag})
         self.vocabulary = rows = {term: n for n, term in enumerate(self.term_list)}
-        group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
+        group_of = self._group_of
         # Sized first (per term, the intents using it), then filled in place: no pair of
         # growing arrays per term that is then copied.
         counts = [0] * len(rows)
@@ -784,7 +784,7 @@ class MatchIndex:
         and the postings filled as typed arrays: a feature dict for every text, a sum dict
         for every intent and lists of Python floats were about 500 MB of the build's peak
         on a 46,000-phrasing base. Same sums in the same order, so the same weights."""
-        group_of = {intent_id: n for n, intent_id in enumerate(self._group_ids)}
+        group_of = self._group_of
         texts = self._texts
         self._texts = _StemTexts()
         groups = [group_of[intent_id] for intent_id in texts.owners]
@@ -1270,6 +1270,8 @@ class MatchIndex:
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH = rf"(?:{'|'.join(_MONTHS)})[a-z]*"
+# Text that may name a day at all: a digit or a month's name (a quick test before reading it).
+MAY_NAME_A_DAY_RE = re.compile(rf"\d|{_MONTH}", re.IGNORECASE)
 # A word that is (part of) a date: '2020년', '3월', '2일', '2nd', 'march'.
 DATE_WORD_RE = re.compile(rf"^(?:\d{{1,4}}(?:월|일|년|st|nd|rd|th)?(?:엔|에는|에)?|{_MONTH})$")
 # 'march 5', 'march 5th', '5 march', '5th of march'
