@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 from bot.engine.answers import (
     Reply,
@@ -172,9 +173,15 @@ class Engine:
             self._by_category.setdefault(intent.category, set()).add(intent.id)
             texts = [intent.answer, intent.answer_en or ""]
             texts += [t for a in intent.entity_answers for t in (a.answer, a.answer_en or "")]
-            self._stated[intent.id] = stated_kinds(" ".join(texts))
-            years = {str(source.model.incident.date.year), *YEAR_RE.findall(" ".join(texts))}
+            said = " ".join(texts)
+            self._stated[intent.id] = stated_kinds(said)
+            years = {str(source.model.incident.date.year), *YEAR_RE.findall(said)}
             self._years[intent.id] = frozenset(years)
+
+    def _answered(self, turn: Turn | None) -> TypeGuard[Turn]:
+        """Did the turn answer an intent of this knowledge (not a refusal, not a "did you
+        mean", not one of a knowledge reloaded without it)?"""
+        return turn is not None and turn.intent_id in self.index.intents
 
     def _entity_for(self, intent_id: str, query: Query, previous: Turn | None) -> str | None:
         intent = self.index.intents[intent_id]
@@ -221,18 +228,18 @@ class Engine:
             # ('너 어디 기사 보고 말하는 거야?' asks the article's source).
             return query, [], None, 0.0, "small_talk"
 
-        known = previous is not None and previous.intent_id in self.index.intents
+        known = self._answered(previous)
         if _ACKNOWLEDGED.match(query.cleaned):
             return query, [], None, 0.0, "acknowledged"  # '아 그렇구나': nothing asked
         says_nothing = not (query.content_stems or query.entities or query.kinds)
-        if says_nothing and known and previous is not None and _is_a_question(query):
+        if says_nothing and self._answered(previous) and _is_a_question(query):
             # Nothing of its own ('뭐라고 했는데?', '그래서?'; 'when?' asks a time): the
             # previous answer goes on.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
         if query.only_entities:
             entity_id = query.entities[0]
             default = self.index.entities[entity_id].default_intent
-            if previous is not None and known:
+            if self._answered(previous):
                 prev_intent = self.index.intents[previous.intent_id]
                 if any(a.entity == entity_id for a in prev_intent.entity_answers):
                     return query, [], previous.intent_id, 0.9, "follow_up_entity"
@@ -262,17 +269,20 @@ class Engine:
         confidence = top.score / 100.0
         return query, candidates, top.intent_id, max(0.0, min(1.0, confidence)), "matched"
 
-    def _asks_the_same_of_this_incident(self, text: str) -> bool:
-        """Does the question name only this incident's day, year or month ('2020년 3월 2일
-        건은?', '그럼 2020년 때는?'), and nothing else (no thing, no bare number)?"""
+    def _this_incidents_day_only(self, text: str) -> Query | None:
+        """The question, prepared, if it names only this incident's day, year or month
+        ('2020년 3월 2일 건은?', '그럼 2020년 카톡은?') and no other word it asks (no bare
+        number); else None."""
         if not MAY_NAME_A_DAY_RE.search(text):
-            return False  # no digit, no month: not read again (most questions)
+            return None  # no digit, no month: not read again (most questions)
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
         if _about_another_incident(query):
-            return False
+            return None
         words = [s for s in query.content_stems if s not in _SCENE_WORDS]
         dated = bool(words) and all(DATE_WORD_RE.match(w) for w in words)
-        return dated and any(not w.isdigit() or YEAR_RE.fullmatch(w) for w in words)
+        if dated and any(not w.isdigit() or YEAR_RE.fullmatch(w) for w in words):
+            return query
+        return None
 
     def _same_of_this_incident(self, question: str) -> str | None:
         """A question declined as about another incident, without the words that mark it
@@ -307,9 +317,9 @@ class Engine:
         turn = replace(remembered, declined=other, at=now) if remembered else None
         memory.remember(conversation, turn or Turn("", None, now, declined=other))
 
-    def _answers_kind(self, intent_id: str, query: Query) -> bool:
-        """Is the intent asked the question's kind now and then?"""
-        return any(self.index.kind_fits(intent_id, kind) for kind in query.kinds)
+    def _answers_kind(self, intent_id: str, kinds: frozenset[str]) -> bool:
+        """Is the intent asked one of these kinds now and then?"""
+        return any(self.index.kind_fits(intent_id, kind) for kind in kinds)
 
     def _other_year(self, query: Query, intent_id: str, previous: Turn | None) -> bool:
         """Does the question name a year the intent does not speak of ('2016년 카톡 몇
@@ -331,7 +341,7 @@ class Engine:
             asked |= {"date"}
         if not asked or asked & self._stated[intent_id]:
             return False
-        return not any(self.index.kind_fits(intent_id, kind) for kind in asked)
+        return not self._answers_kind(intent_id, asked)
 
     def _prefer_specific(self, query: Query, candidates: list[Candidate]) -> list[Candidate]:
         """Between two close candidates, the one with an answer specific to the thing the
@@ -389,14 +399,17 @@ class Engine:
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
             # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
             ranked = together
-            if bare and not self._answers_kind(previous.intent_id, query):
+            if bare and not self._answers_kind(previous.intent_id, query.kinds):
                 # '왜?' after the overview: the overview said what it says, and is never
                 # asked why; the question word asks another fact about its topic.
                 ranked = [c for c in ranked if c.intent_id != previous.intent_id]
-            sure = previous.intent_id in self.index.intents
             # After a question not understood for sure (a "did you mean"), only a sure
             # reading together with it: it may not be what '왜?' continues.
-            if sure or not ranked or ranked[0].score >= self.thresholds.answer * 100:
+            if (
+                self._answered(previous)
+                or not ranked
+                or ranked[0].score >= self.thresholds.answer * 100
+            ):
                 return ranked or candidates
         best = {c.intent_id: c for c in candidates}
         for c in together:
@@ -492,7 +505,7 @@ class Engine:
         now = time.monotonic() if now is None else now
         remembered = memory.get(conversation, now) if memory is not None else None
         previous = remembered
-        if previous is not None and previous.intent_id not in self.index.intents:
+        if previous is not None and not self._answered(previous):
             # None yet (a question only, or a refusal), or the knowledge was reloaded
             # without that intent: only the question, if any, is context.
             previous = (
@@ -500,7 +513,8 @@ class Engine:
             )
         declined = remembered.declined if remembered is not None else ""
         question = text
-        if declined and self._asks_the_same_of_this_incident(text):
+        day_only = self._this_incidents_day_only(text) if declined else None
+        if day_only is not None:
             # '2020년 3월 2일 건은?' after a question about another incident: that question,
             # asked of this incident (without the other incident's marks; this incident's
             # day is the only one the bot knows, and would only set the scene). After
@@ -508,10 +522,9 @@ class Engine:
             same = self._same_of_this_incident(declined)
             if same is not None:
                 # '2020년 카톡은?': the thing named now, in place of the one asked before.
-                now_asked = self.index.prepare(text[:MAX_QUESTION_CHARS])
-                same, _swapped = self._swap_entities(same, now_asked)
+                same, _swapped = self._swap_entities(same, day_only)
                 named = set(self.index.prepare(same).entities)
-                missing = [m.text for m in now_asked.mentions if m.entity_id not in named]
+                missing = [m.text for m in day_only.mentions if m.entity_id not in named]
                 question, previous = " ".join([same, *missing]), None
         query, candidates, intent_id, confidence, reason = self.understand(question, previous)
         english = query.english
@@ -543,7 +556,7 @@ class Engine:
                     for c in candidates[:3]
                     if c.score / 100.0 >= t.suggest * 0.8
                 ]
-                unsure = previous is None or previous.intent_id not in self.index.intents
+                unsure = not self._answered(previous)
                 if memory is not None and unsure and (query.content_stems or query.entities):
                     # Not understood for sure, but what it asks is context for what comes
                     # next ('카톡 먹통 됐었다며', then '언제?'); an answer before it stays the
