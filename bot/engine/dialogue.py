@@ -392,9 +392,11 @@ class Engine:
         # ('왜?' after '몇 시에 먹통됐어?': why it broke, not at what time).
         bare = _bare(query)
         joint = self.index.join(_topic_of(before) if bare else before, query)
-        says_nothing = not query.content_stems and not query.entities
+        # Only filler ('그래서' with no '?', or 'when?', which understand() leaves here):
+        # no words of its own to read it by.
+        only_filler = not query.content_stems and not query.entities
         together = self.index.score(joint, limit=CANDIDATES)
-        if bare or says_nothing or (swapped and query.only_entities):
+        if bare or only_filler or (swapped and query.only_entities):
             # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
             # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
