@@ -370,6 +370,28 @@ def test_kakaostory_recovery_is_not_kakaotalk_recovery(engine: Engine) -> None:
     assert story.text != talk.text
 
 
+def test_phrasings_about_another_service_are_rivals(engine: Engine) -> None:
+    index = engine.index
+    rivals = index._rival_phrasings(index.prepare("카톡 먹통 얼마나 갔냐"))
+    assert rivals is not None
+    named = {n: set(index.prepare(t).entities) for n, t in enumerate(index.utterance_text)}
+    others = {"kakaostory", "kakao_t", "gift"}
+    expected = {n for n, e in named.items() if e & others and "kakaotalk" not in e}
+    assert expected and expected <= set(rivals.tolist())
+    assert all("kakaotalk" not in named[n] for n in rivals.tolist())
+    # Only a thing of a kind (a service, a platform) has rivals; no thing named, none.
+    assert index._rival_phrasings(index.prepare("먹통 얼마나 갔냐")) is None
+    assert index._rival_phrasings(index.prepare("질본 챗봇 뭐였어")) is None
+
+
+def test_a_question_about_kakaotalk_is_not_answered_by_a_kakaostory_phrasing(
+    engine: Engine,
+) -> None:
+    reply = engine.ask("카톡 먹통 얼마나 갔냐")
+    assert reply.intent_id != "kakaostory_outage"
+    assert engine.ask("카스 먹통 얼마나 갔냐").intent_id == "kakaostory_outage"
+
+
 @pytest.mark.parametrize(
     ("question", "entity_id"),
     [

@@ -350,6 +350,9 @@ PENALISED_KINDS = frozenset({"time", "date", "length", "amount", "person", "reas
 # Share of the score given to the cosine with each intent's centroid.
 CENTROID_SHARE = 0.3
 _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one
+# Points off a phrasing about another thing of a kind the question names ('카스 먹통
+# 얼마나 갔어' for '카톡 먹통 얼마나 갔냐'); 7-14 do the same on every set, 5 and 20 less.
+RIVAL_PENALTY = 10.0
 _PRUNE_SLACK = 10.0
 _PRUNE_KEEP = 100  # phrasings compared as text at most (every set answers the same at 200 and 100)
 _UNCOVERED = "\x00"  # marks a run of letters a split could not explain
@@ -491,6 +494,7 @@ class MatchIndex:
     syllable_index: dict[tuple[int, int, str], list[str]] = field(default_factory=dict)
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
+    _entity_token: dict[str, str] = field(default_factory=dict, repr=False)  # its placeholder
     max_idf: float = 1.0
     _group_starts: np.ndarray = field(init=False, repr=False)
     _group_ids: list[str] = field(init=False, repr=False)
@@ -527,6 +531,7 @@ class MatchIndex:
             for e in entities.values()
         )
         index = cls(intents=intents, entities=entities, recognizer=recognizer)
+        index._entity_token = {e: placeholder(n) for n, e in enumerate(entities)}
         for group in groups:
             words = [_word_form(w) for w in group]
             canonical = next((w for w in words if w), None)
@@ -1226,6 +1231,27 @@ class MatchIndex:
         full[keep] = scores
         return full
 
+    def _rival_phrasings(self, query: Query) -> np.ndarray | None:
+        """Phrasings naming another thing of a kind the question names, and none the
+        question names: '카스 먹통 얼마나 갔어' when the question is about 카톡."""
+        kinds = {self.entities[e].kind for e in query.entities} - {None}
+        if not kinds:
+            return None
+        named: list[np.ndarray] = []
+        others: list[np.ndarray] = []
+        for entity_id, entity in self.entities.items():
+            if entity.kind not in kinds:
+                continue
+            positions = self.utterance_postings.get(self._entity_token[entity_id])
+            if positions is not None:
+                (named if entity_id in query.entities else others).append(positions)
+        if not others:
+            return None
+        rivals = np.unique(np.concatenate(others))
+        if named:
+            rivals = np.setdiff1d(rivals, np.concatenate(named), assume_unique=False)
+        return rivals
+
     def score(self, query: Query, limit: int | None = 5) -> list[Candidate]:
         """Rank intents for a prepared query (best first), scores in 0..100."""
         if query.is_empty or not self.utterance_intent:
@@ -1239,6 +1265,9 @@ class MatchIndex:
             text_share = 1 - _NGRAM_SHARE
             partial = _NGRAM_SHARE * 100.0 * cosine
         combined = partial + text_share * self._text_similarity(query, partial, text_share)
+        rivals = self._rival_phrasings(query)
+        if rivals is not None:
+            combined[rivals] -= RIVAL_PENALTY
         per_intent = np.maximum.reduceat(combined, self._group_starts)
         # Each intent's best phrasing: the first at its intent's maximum.
         at_max = np.flatnonzero(combined >= np.repeat(per_intent, self._group_sizes))
