@@ -526,6 +526,21 @@ def test_clean_parts_a_glued_negation(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("사과햇어", "사과했어"),
+        ("문제 잇음", "문제 있음"),
+        ("복구됐엇는데", "복구됐었는데"),
+        ("햇살", "햇살"),  # the word, not a slip: no ending after it
+        ("잇몸", "잇몸"),
+        ("앗 그렇구나", "앗 그렇구나"),
+    ],
+)
+def test_clean_restores_a_missed_double_final(text: str, expected: str) -> None:
+    assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
     ("syllable", "expected"),
     [
         ("갓", "갔"),

@@ -675,11 +675,19 @@ _WHAT_MATTER_RE = re.compile(r"(?<![가-힣])(?:무슨|뭔|먼)(?=일)")
 _GLUED_NEGATION_RE = re.compile(r"(?<=[가-힣]{2})(?=[안못][되됐된돼됬됨됏될])")
 
 
+# The shift of a final ㅆ missed before an ending ('햇어', '잇음', '됐엇는데'): the past
+# and 있다 forms they are. (The words spelled so are others: 햇살, 잇다; not before these.)
+_MISSED_SHIFT_RE = re.compile(r"([햇잇엇앗])(?=[어었음다는냐니지던고나네])")
+_SHIFTED = {"햇": "했", "잇": "있", "엇": "었", "앗": "았"}
+
+
 def clean(text: str) -> str:
-    """NFKC, case folding, noise removal and elongation squeezing, in that order."""
+    """NFKC, case folding, noise removal and elongation squeezing, in that order; then
+    the spelling slips and glued words people type in a hurry."""
     squeezed = squeeze_repeats(strip_noise(nfkc(text)))
     spaced = _GLUED_NEGATION_RE.sub(" ", _PHRASAL_RE.sub("login", squeezed))
-    return _WHAT_MATTER_RE.sub("무슨 ", spaced)
+    spelled = _MISSED_SHIFT_RE.sub(lambda m: _SHIFTED[m.group(1)], spaced)
+    return _WHAT_MATTER_RE.sub("무슨 ", spelled)
 
 
 @dataclass(frozen=True)
