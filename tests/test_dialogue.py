@@ -72,6 +72,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("2022년 판교 데이터센터 화재 때 카톡 얼마나 안 됐어?", "other_incident"),
         ("판교 화재 원인", "other_incident"),
         ("2021년 카톡 장애", "other_incident"),
+        ("22년 카톡 먹통 원인?", "other_incident"),  # a year of two digits
+        ("'21년에도 카톡 터졌었지?", "other_incident"),
         ("네이버 장애 원인", "other_incident"),
         ("텔레그램 먹통", "other_incident"),
         ("유튜브 장애 언제 복구됐어", "other_incident"),

@@ -541,6 +541,22 @@ def test_clean_restores_a_missed_double_final(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("22년 카톡 먹통", "2022년 카톡 먹통"),
+        ("'16년 지진", "2016년 지진"),
+        ("99년", "1999년"),
+        ("10년 동안 썼는데", "10년 동안 썼는데"),  # a number of years
+        ("20년만에", "20년만에"),
+        ("3년 전", "3년 전"),
+        ("2020년", "2020년"),
+    ],
+)
+def test_clean_writes_a_two_digit_year_in_full(text: str, expected: str) -> None:
+    assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
     ("syllable", "expected"),
     [
         ("갓", "갔"),

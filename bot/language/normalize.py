@@ -683,12 +683,25 @@ _MISSED_SHIFT_RE = re.compile(r"([햇잇엇앗])(?=[어었음다는냐니지던�
 _SHIFTED = {"햇": "했", "잇": "있", "엇": "었", "앗": "았"}
 
 
+# A year of two digits ('22년 카톡 먹통', "'16년 지진"): the year in full, as the knowledge
+# and the year rules read it. Not a number of years ('10년 동안', '20년 만에').
+_SHORT_YEAR_RE = re.compile(
+    r"(?<![\d.,])'?(\d\d)(?=\s*년(?!\s*(?:동안|간|만|전|째|후|뒤|이상|넘|넘게|정도|가까이|쯤)))"
+)
+
+
+def _full_year(match: re.Match[str]) -> str:
+    digits = match.group(1)
+    return ("19" if digits >= "50" else "20") + digits
+
+
 def clean(text: str) -> str:
     """NFKC, case folding, noise removal and elongation squeezing, in that order; then
     the spelling slips and glued words people type in a hurry."""
     squeezed = squeeze_repeats(strip_noise(nfkc(text)))
     spaced = _GLUED_NEGATION_RE.sub(" ", _PHRASAL_RE.sub("login", squeezed))
     spelled = _MISSED_SHIFT_RE.sub(lambda m: _SHIFTED[m.group(1)], spaced)
+    spelled = _SHORT_YEAR_RE.sub(_full_year, spelled)
     return _WHAT_MATTER_RE.sub("무슨 ", spelled)
 
 
