@@ -262,6 +262,15 @@ def _conversation(
         ),
         ("카카오톡 언제 복구됐어?", "카스는?", "outage_end", "kakaostory", "오후 3시"),
         ("카톡 몇 시부터 안 됐어?", "카스는?", "outage_start", "kakaostory", "카카오스토리"),
+        # a thing and only question words: the same fact for it
+        (
+            "카톡 장애 몇 시부터야?",
+            "카스도 그때부터?",
+            "outage_start",
+            "kakaostory",
+            "카카오스토리",
+        ),
+        ("카톡 언제 복구됐어?", "카카오스토리는 언제?", "outage_end", "kakaostory", "오후 3시"),
         ("어떤 증상이었어", "카카오택시는?", "symptoms", "kakao_t", "자동결제"),
         ("언제 시작됐어", "끝난 건?", "outage_end", None, "10시 17분"),
         ("언제 시작됐어", "그럼 끝은?", "outage_end", None, "10시 17분"),

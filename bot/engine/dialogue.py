@@ -250,6 +250,14 @@ class Engine:
                 return query, [], default, 0.85, "entity_default"
             if not known and default is None:
                 return query, [], None, 0.0, "no_candidate"
+        elif query.entities and self._answered(previous) and _bare(query):
+            # A thing and only question words ('카카오스토리도 그때부터?' after the start):
+            # the previous fact for that thing, where the knowledge has its own answer.
+            prev_intent = self.index.intents[previous.intent_id]
+            entity_id = query.entities[0]
+            fits = not query.kinds or self._answers_kind(previous.intent_id, query.kinds)
+            if fits and any(a.entity == entity_id for a in prev_intent.entity_answers):
+                return query, [], previous.intent_id, 0.85, "follow_up_entity"
 
         # Enough candidates for the follow-up re-ranking; far more than ever compete.
         candidates = self.index.score(query, limit=CANDIDATES)
