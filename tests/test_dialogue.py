@@ -262,6 +262,8 @@ def _conversation(
         ),
         ("카카오톡 언제 복구됐어?", "카스는?", "outage_end", "kakaostory", "오후 3시"),
         ("카톡 몇 시부터 안 됐어?", "카스는?", "outage_start", "kakaostory", "카카오스토리"),
+        # the other side of one fact (one answer tells of both platforms)
+        ("폰에서 메시지 안 보내졌어?", "pc는?", "affected_platforms", "pc", "PC"),
         # a thing and only question words: the same fact for it
         (
             "카톡 장애 몇 시부터야?",

@@ -246,6 +246,10 @@ class Engine:
                 if previous.entity_id is not None and previous.entity_id != entity_id:
                     # "카톡은?" after the KakaoStory answer: the same fact, in general.
                     return query, [], previous.intent_id, 0.85, "follow_up_general"
+                if default is not None and self._contrasts(entity_id, previous.question):
+                    # 'pc는?' after '폰에서 메시지 안 보내졌어?', a fact with no answer of its
+                    # own for either: what the article says of the PC is its own fact.
+                    return query, [], default, 0.85, "entity_default"
             elif default is not None:
                 return query, [], default, 0.85, "entity_default"
             if not known and default is None:
@@ -324,6 +328,19 @@ class Engine:
         other = text[:MAX_QUESTION_CHARS]
         turn = replace(remembered, declined=other, at=now) if remembered else None
         memory.remember(conversation, turn or Turn("", None, now, declined=other))
+
+    def _contrasts(self, entity_id: str, earlier: str) -> bool:
+        """Did the earlier question name another side of this thing's own fact (the phone
+        before 'pc는?': one fact tells of both platforms), and not this thing?"""
+        entity = self.index.entities[entity_id]
+        if entity.kind is None or entity.default_intent is None:
+            return False
+        named = {m.entity_id for m in self.index.recognizer.replace(clean(earlier))[1]}
+        return entity_id not in named and any(
+            (other := self.index.entities[e]).kind == entity.kind
+            and other.default_intent == entity.default_intent
+            for e in named
+        )
 
     def _answers_kind(self, intent_id: str, kinds: frozenset[str]) -> bool:
         """Is the intent asked one of these kinds now and then?"""
