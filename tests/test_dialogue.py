@@ -73,6 +73,7 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("판교 화재 원인", "other_incident"),
         ("2021년 카톡 장애", "other_incident"),
         ("22년 카톡 먹통 원인?", "other_incident"),  # a year of two digits
+        ("이천이십이년 시월 카톡 먹통 원인", "other_incident"),  # in number words
         ("'21년에도 카톡 터졌었지?", "other_incident"),
         ("네이버 장애 원인", "other_incident"),
         ("텔레그램 먹통", "other_incident"),

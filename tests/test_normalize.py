@@ -14,6 +14,7 @@ from bot.language.normalize import (
     normalize,
     plausible_name_slip,
     plausible_typo,
+    sino_number,
     split_word,
     squeeze_repeats,
     stem,
@@ -554,6 +555,32 @@ def test_clean_restores_a_missed_double_final(text: str, expected: str) -> None:
 )
 def test_clean_writes_a_two_digit_year_in_full(text: str, expected: str) -> None:
     assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("이천이십삼년 오월 카톡 장애", "2023년 5월 카톡 장애"),
+        ("이천이십년 삼월 이일", "2020년 3월 2일"),
+        ("천구백구십구년", "1999년"),
+        ("시월에", "10월에"),  # the irregular months
+        ("유월", "6월"),
+        ("십이월 이십오일", "12월 25일"),
+        ("이일 어떻게 됐어", "이일 어떻게 됐어"),  # a day only after a month
+        ("이천만 원", "이천만 원"),  # a number, no year
+        ("삼성", "삼성"),
+    ],
+)
+def test_clean_writes_dates_in_number_words_as_digits(text: str, expected: str) -> None:
+    assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("이천이십삼", 2023), ("십이", 12), ("삼십일", 31), ("십", 10), ("이이", None), ("", None)],
+)
+def test_sino_number(word: str, expected: int | None) -> None:
+    assert sino_number(word) == expected
 
 
 @pytest.mark.parametrize(

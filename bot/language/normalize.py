@@ -690,6 +690,66 @@ _SHORT_YEAR_RE = re.compile(
 )
 
 
+# Dates in Sino-Korean number words ('이천이십년 삼월 이일', '오월'): in digits, as the
+# year and date rules read them. A year needs its 천, a month stands as a word of its own,
+# and a day only follows a month ('이일' alone is '이 일', this matter).
+_SINO_DIGITS = {
+    "일": 1,
+    "이": 2,
+    "삼": 3,
+    "사": 4,
+    "오": 5,
+    "육": 6,
+    "륙": 6,
+    "칠": 7,
+    "팔": 8,
+    "구": 9,
+}
+_SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
+_SINO = "[일이삼사오육륙칠팔구십백천]"
+_SINO_YEAR_RE = re.compile(rf"(?<![가-힣])([이]?천{_SINO}*)(?=년)")
+_SINO_MONTH_RE = re.compile(r"(?<![가-힣])(십이|십일|시|유|일|이|삼|사|오|육|칠|팔|구)(?=월)")
+_SINO_DAY_RE = re.compile(rf"(\d월\s*)({_SINO}{{1,3}})(?=일)")
+_IRREGULAR_MONTHS = {"시": 10, "유": 6}
+
+
+def sino_number(word: str) -> int | None:
+    """'이천이십삼' -> 2023, '십이' -> 12, '삼십일' -> 31; None if not such a number."""
+    total, digit = 0, None
+    for ch in word:
+        if ch in _SINO_DIGITS:
+            if digit is not None:
+                return None  # two digits in a row: no number
+            digit = _SINO_DIGITS[ch]
+        elif ch in _SINO_UNITS:
+            total += (digit or 1) * _SINO_UNITS[ch]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0) if word else None
+
+
+def _sino_dates(text: str) -> str:
+    if "년" not in text and "월" not in text:
+        return text
+
+    def year(m: re.Match[str]) -> str:
+        n = sino_number(m.group(1))
+        return str(n) if n is not None and 1900 <= n <= 2099 else m.group(0)
+
+    def month(m: re.Match[str]) -> str:
+        word = m.group(1)
+        return str(_IRREGULAR_MONTHS.get(word) or sino_number(word))
+
+    def day(m: re.Match[str]) -> str:
+        n = sino_number(m.group(2))
+        return m.group(1) + str(n) if n is not None and 1 <= n <= 31 else m.group(0)
+
+    text = _SINO_YEAR_RE.sub(year, text)
+    text = _SINO_MONTH_RE.sub(month, text)
+    return _SINO_DAY_RE.sub(day, text)
+
+
 def _full_year(match: re.Match[str]) -> str:
     digits = match.group(1)
     return ("19" if digits >= "50" else "20") + digits
@@ -701,7 +761,7 @@ def clean(text: str) -> str:
     squeezed = squeeze_repeats(strip_noise(nfkc(text)))
     spaced = _GLUED_NEGATION_RE.sub(" ", _PHRASAL_RE.sub("login", squeezed))
     spelled = _MISSED_SHIFT_RE.sub(lambda m: _SHIFTED[m.group(1)], spaced)
-    spelled = _SHORT_YEAR_RE.sub(_full_year, spelled)
+    spelled = _SHORT_YEAR_RE.sub(_full_year, _sino_dates(spelled))
     return _WHAT_MATTER_RE.sub("무슨 ", spelled)
 
 
