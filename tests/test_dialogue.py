@@ -83,6 +83,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("카톡 장애 난 날 날씨 어땠어?", "not_covered"),
         ("해외에서도 카톡 안 됐어?", "not_covered"),
         ("그 뒤로 카톡 또 장애 있었어?", "other_incident"),  # another outage, later
+        ("그 뒤로 또 터진 적 있어?", "other_incident"),
+        ("2016년 경주 지진 직후 카톡 먹통은 얼마나 갔어?", "not_covered"),
         ("해명한 카카오 관계자 이름이 뭐야?", "not_covered"),  # the article names no one
         ("페이스북 먹통", "other_incident"),
         ("SK C&C 화재", "other_incident"),
@@ -215,7 +217,7 @@ def test_a_question_not_understood_for_sure_is_context_for_the_next(engine: Engi
 def test_a_bare_question_word_after_an_unsure_question_is_also_read_alone(
     engine: Engine,
 ) -> None:
-    first, then = _conversation(engine, ["카톡 아침에 터졌던데", "왜?"])
+    first, then = _conversation(engine, ["카톡 아침에 이상했던데", "왜?"])
     assert first.kind == "suggest"
     assert (then.kind, then.intent_id) == ("answer", "official_cause")
 

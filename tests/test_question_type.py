@@ -21,6 +21,7 @@ from bot.language.question_type import question_kinds, stated_kinds
         ("얼마나 오래 안 됐어", "length"),
         ("몇 분 동안 먹통이었음", "length"),
         ("몇시간 걸렸어", "length"),
+        ("먹통 얼마나 갔어", "length"),  # how long it went on
         ("이용시간이 얼마야", "amount"),
         ("몇 명이 피해 봤어", "amount"),
         ("콜 몇 건 놓쳤어", "amount"),  # a count of things
