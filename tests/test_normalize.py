@@ -303,6 +303,8 @@ def test_english_words_that_only_look_alike_stem_apart(word: str, other: str) ->
         ("언제부터였는데", ["언제", "부터"]),  # before a copula
         ("몇시까지야", ["몇시", "까지"]),
         ("부터야", ["부터"]),
+        ("일이었더라", ["일"]),  # the copula's recollecting ending
+        ("재개됨", ["재개"]),  # 음슴체 됨 after a noun
     ],
 )
 def test_split_word_keeps_meaningful_particles(word: str, expected: list[str]) -> None:

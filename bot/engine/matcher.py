@@ -96,6 +96,7 @@ FILLER_STEMS = frozenset(
         "저거",
         "저게",
         "거기",  # 'there', pointing back like 그거: '언제부터 거기 들어갔는데?'
+        "있잖",  # '… 있잖아': 'you know', before the question
         "여기",
         "그",
         "이건",
