@@ -724,3 +724,18 @@ def test_a_hypothetical_outage_is_not_another_incident(engine: Engine) -> None:
     # '또 먹통 되면' (if it goes down again) asks about the disaster-response worry.
     reply = engine.ask("재난 때 카톡 또 먹통 되면 어떡해?")
     assert reply.reason != "other_incident"
+
+
+@pytest.mark.parametrize(
+    "question", ["카스 먹통 얼마나 갔냐", "카카오스토리 몇 시간 동안 안 됐어?"]
+)
+def test_a_figure_asked_of_a_thing_gets_that_things_answer_about_the_figure(
+    engine: Engine, question: str
+) -> None:
+    # KakaoStory's own fact states no length; the outage's length has an answer for it.
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id, reply.entity_id) == (
+        "answer",
+        "outage_duration",
+        "kakaostory",
+    )

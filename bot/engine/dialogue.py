@@ -329,6 +329,17 @@ class Engine:
         turn = replace(remembered, declined=other, at=now) if remembered else None
         memory.remember(conversation, turn or Turn("", None, now, declined=other))
 
+    def _figure_of_thing(self, query: Query, candidates: list[Candidate]) -> str | None:
+        """Among the leading candidates, an intent with an answer for a thing the question
+        names that gives the figure asked."""
+        for c in candidates[:5]:
+            answers = self.index.intents[c.intent_id].entity_answers
+            if any(a.entity in query.entities for a in answers) and not (
+                self._gives_no_figure_asked(query, c.intent_id)
+            ):
+                return c.intent_id
+        return None
+
     def _contrasts(self, entity_id: str, earlier: str) -> bool:
         """Did the earlier question name another side of this thing's own fact (the phone
         before 'pc는?': one fact tells of both platforms), and not this thing?"""
@@ -600,8 +611,13 @@ class Engine:
             return compose_decline(self, text, "not_covered", english, candidates)
         if reason == "matched" and self._gives_no_figure_asked(query, intent_id):
             # A figure asked of a fact that gives none ('경주 지진 때 몇 시간 안 됐어?'): the
-            # article does not say (a "did you mean" above is still offered).
-            return compose_decline(self, text, "not_covered", english, candidates)
+            # article does not say (a "did you mean" above is still offered) ... unless the
+            # thing named has its own answer about that figure ('카스 먹통 얼마나 갔냐':
+            # KakaoStory's answer in the outage's length).
+            figure = self._figure_of_thing(query, candidates)
+            if figure is None:
+                return compose_decline(self, text, "not_covered", english, candidates)
+            intent_id = figure
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:
             asked = question[:MAX_QUESTION_CHARS]
