@@ -494,6 +494,13 @@ class MatchIndex:
     # (length, position, syllable) -> short words of the vocabulary, for typos
     syllable_index: dict[tuple[int, int, str], list[str]] = field(default_factory=dict)
     decline_forms: list[tuple[str, str]] = field(default_factory=list)
+    # the same forms by how their first word starts (see _by_start)
+    _decline_starts: dict[str, list[tuple[int, str, str]]] = field(
+        default_factory=dict, repr=False
+    )
+    _not_covered_starts: dict[str, list[tuple[int, str, str]]] = field(
+        default_factory=dict, repr=False
+    )
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     _entity_token: dict[str, str] = field(default_factory=dict, repr=False)  # its placeholder
     max_idf: float = 1.0
@@ -606,6 +613,8 @@ class MatchIndex:
             form = _term_form(term)
             if form:
                 index.not_covered_forms.append((term, form))
+        index._decline_starts = _by_start(index.decline_forms)
+        index._not_covered_starts = _by_start(index.not_covered_forms)
         return index
 
     def _build_term_postings(self, bags: dict[str, dict[str, float]]) -> None:
@@ -1058,8 +1067,8 @@ class MatchIndex:
         # A month the article never mentions ('2020년 5월에도 먹통 있었어?'): another time.
         # (A day's month needs no test: a day of a known month is a known day or foreign.)
         dates += tuple(f"{m}/*" for m in _bare_months_in(cleaned) if m not in self.known_months)
-        declined = _terms_in(cleaned, self.decline_forms)
-        uncovered = _terms_outside_mentions(cleaned, mentions, self.not_covered_forms)
+        declined = _terms_in(cleaned, self._decline_starts)
+        uncovered = _terms_outside_mentions(cleaned, mentions, self._not_covered_starts)
         jamo_stems = [to_jamo(s) for s in stems]
         return Query(
             original=text,
@@ -1234,7 +1243,8 @@ class MatchIndex:
 
     def _rival_phrasings(self, query: Query) -> np.ndarray | None:
         """Phrasings naming another thing of a kind the question names, and none the
-        question names: '카스 먹통 얼마나 갔어' when the question is about 카톡."""
+        question names (a mask over the phrasings): '카스 먹통 얼마나 갔어' when the
+        question is about 카톡."""
         kinds = {self.entities[e].kind for e in query.entities} - {None}
         if not kinds:
             return None
@@ -1248,9 +1258,11 @@ class MatchIndex:
                 (named if entity_id in query.entities else others).append(positions)
         if not others:
             return None
-        rivals = np.unique(np.concatenate(others))
-        if named:
-            rivals = np.setdiff1d(rivals, np.concatenate(named), assume_unique=False)
+        rivals = np.zeros(len(self.utterance_intent), dtype=bool)
+        for positions in others:
+            rivals[positions] = True
+        for positions in named:
+            rivals[positions] = False
         return rivals
 
     def score(self, query: Query, limit: int | None = 5) -> list[Candidate]:
@@ -1415,14 +1427,38 @@ SMALL_TALK = frozenset(
 )
 
 
+def _by_start(forms: list[tuple[str, str]]) -> dict[str, list[tuple[int, str, str]]]:
+    """Terms (with their place in the list) by the first two letters of their first word,
+    spaces aside: a question is searched only for the terms that can start somewhere in
+    it (a few of the hundreds, instead of all of them for every question)."""
+    starts: dict[str, list[tuple[int, str, str]]] = {}
+    for n, (term, form) in enumerate(forms):
+        first = form.split(_GAP)[0].replace(" ", "")
+        starts.setdefault(first[:2], []).append((n, term, form))
+    return starts
+
+
+def _candidate_terms(
+    compact: str, starts: dict[str, list[tuple[int, str, str]]]
+) -> list[tuple[str, str]]:
+    """The terms whose first word may begin in the text (without spaces), in the order
+    the knowledge lists them."""
+    found: dict[int, tuple[str, str]] = {}
+    for i in range(len(compact)):
+        for key in (compact[i : i + 2], compact[i]):
+            for n, term, form in starts.get(key, ()):
+                found[n] = (term, form)
+    return [found[n] for n in sorted(found)]
+
+
 def _terms_outside_mentions(
-    cleaned: str, mentions: list[EntityMention], forms: list[tuple[str, str]]
+    cleaned: str, mentions: list[EntityMention], starts: dict[str, list[tuple[int, str, str]]]
 ) -> tuple[str, ...]:
     """Terms found in the text, except inside an entity's own name: '주식회사 카카오' is
     not a question about 주식, but '카카오페이' is about 카카오페이."""
     found = []
     compact = cleaned.replace(" ", "")
-    for term, form in forms:
+    for term, form in _candidate_terms(compact, starts):
         if not _has_term(cleaned, form, compact):
             continue
         text = cleaned
@@ -1475,10 +1511,11 @@ def _has_term(text: str, form: str, compact: str | None = None) -> bool:
     return _term_regex(form).search(text) is not None
 
 
-def _terms_in(text: str, forms: list[tuple[str, str]]) -> tuple[str, ...]:
+def _terms_in(text: str, starts: dict[str, list[tuple[int, str, str]]]) -> tuple[str, ...]:
     """The terms (as listed in the knowledge) whose form occurs in `text`."""
     compact = text.replace(" ", "")
-    return tuple(term for term, form in forms if _has_term(text, form, compact))
+    candidates = _candidate_terms(compact, starts)
+    return tuple(term for term, form in candidates if _has_term(text, form, compact))
 
 
 def without_term(cleaned: str, form: str) -> str:
