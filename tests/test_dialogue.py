@@ -281,6 +281,8 @@ def _conversation(
         ("언제 시작됐어", "그럼 끝은?", "outage_end", None, "10시 17분"),
         ("카톡 몇 시부터 안 됐어?", "그럼 끝난 시간은?", "outage_end", None, "10시 17분"),
         ("장애 원인이 뭐야", "사과는 했어?", "apology", None, "사과"),
+        # the day sets the scene; 'why' asks about the outage itself
+        ("3월 2일 카톡 장애 무슨 일이었어?", "왜?", "official_cause", None, "네트워크"),
         (
             "When was KakaoTalk fixed?",
             "what about kakaostory?",

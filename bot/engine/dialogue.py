@@ -704,8 +704,9 @@ def _asks(stem: str) -> bool:
 
 
 def _topic_of(query: Query) -> Query:
-    """The question without its question words: what it is about."""
-    stems = tuple(s for s in query.stems if not _asks(s))
+    """The question without its question words and dates: what it is about (the day
+    sets the scene of every fact of this incident)."""
+    stems = tuple(s for s in query.stems if not _asks(s) and not DATE_WORD_RE.match(s))
     if not any(s in query.content_stems for s in stems):
         return query  # nothing but question words: they are all it says
     jamo_stems = [to_jamo(s) for s in stems]
@@ -714,7 +715,7 @@ def _topic_of(query: Query) -> Query:
         stems=stems,
         jamo="".join(jamo_stems),
         jamo_words=" ".join(jamo_stems),
-        content_stems=tuple(s for s in query.content_stems if not _asks(s)),
+        content_stems=tuple(s for s in query.content_stems if s in stems),
         kinds=frozenset(),
     )
 
