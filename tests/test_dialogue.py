@@ -741,3 +741,18 @@ def test_a_figure_asked_of_a_thing_gets_that_things_answer_about_the_figure(
         "outage_duration",
         "kakaostory",
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [
+        ("카톡이 통합재난관리시스템이라며?", "udms_concern"),  # not KakaoTalk in general
+        ("PC 카톡은?", "affected_platforms"),
+        ("질병관리본부 톡채널은?", "kdca_chatbot"),
+    ],
+)
+def test_of_several_things_named_the_specific_one_is_asked_about(
+    engine: Engine, question: str, intent_id: str
+) -> None:
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id) == ("answer", intent_id)

@@ -237,7 +237,7 @@ class Engine:
             # previous answer goes on.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
         if query.only_entities:
-            entity_id = query.entities[0]
+            entity_id = self.index.most_specific_entity(query.entities)
             default = self.index.entities[entity_id].default_intent
             if self._answered(previous):
                 prev_intent = self.index.intents[previous.intent_id]
@@ -258,7 +258,7 @@ class Engine:
             # A thing and only question words ('카카오스토리도 그때부터?' after the start):
             # the previous fact for that thing, where the knowledge has its own answer.
             prev_intent = self.index.intents[previous.intent_id]
-            entity_id = query.entities[0]
+            entity_id = self.index.most_specific_entity(query.entities)
             fits = not query.kinds or self._answers_kind(previous.intent_id, query.kinds)
             if fits and any(a.entity == entity_id for a in prev_intent.entity_answers):
                 return query, [], previous.intent_id, 0.85, "follow_up_entity"
@@ -273,7 +273,8 @@ class Engine:
             if previous.question and self._may_lean_on(query, candidates):
                 candidates = self._with_previous_question(query, candidates, previous)
             if query.only_entities and candidates[0].score < self.thresholds.answer * 100:
-                default = self.index.entities[query.entities[0]].default_intent
+                named = self.index.most_specific_entity(query.entities)
+                default = self.index.entities[named].default_intent
                 if default is not None:
                     return query, candidates, default, 0.85, "entity_default"
         candidates = self._prefer_specific(query, candidates)

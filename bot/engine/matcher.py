@@ -502,6 +502,8 @@ class MatchIndex:
         default_factory=dict, repr=False
     )
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
+    # entities the phrasings of many intents name ('카톡'): they point to no one intent
+    ubiquitous_entities: set[str] = field(default_factory=set)
     _entity_token: dict[str, str] = field(default_factory=dict, repr=False)  # its placeholder
     max_idf: float = 1.0
     _group_starts: np.ndarray = field(init=False, repr=False)
@@ -725,7 +727,9 @@ class MatchIndex:
             # An entity named in the phrasings of many intents ('카톡') says nothing about
             # which one is asked; only a rarer one speaks for its default intent.
             named_in = sum(1 for bag in bags.values() if token in bag)
-            if entity.default_intent and named_in <= _UBIQUITOUS_ENTITY:
+            if named_in > _UBIQUITOUS_ENTITY:
+                self.ubiquitous_entities.add(entity.id)
+            elif entity.default_intent:
                 bags[entity.default_intent][token] = _ASKED_WEIGHT
         return bags
 
@@ -1240,6 +1244,12 @@ class MatchIndex:
         full = np.zeros(n, dtype=np.float64)
         full[keep] = scores
         return full
+
+    def most_specific_entity(self, entity_ids: Sequence[str]) -> str:
+        """Of the things a question names, the first that is not named all over the
+        knowledge ('카톡이 통합재난관리시스템이라며?' is about the disaster system, not
+        KakaoTalk in general); the first named if all are."""
+        return next((e for e in entity_ids if e not in self.ubiquitous_entities), entity_ids[0])
 
     def _rival_phrasings(self, query: Query) -> np.ndarray | None:
         """Phrasings naming another thing of a kind the question names, and none the
