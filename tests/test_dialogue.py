@@ -267,6 +267,8 @@ def _conversation(
         ("카톡 몇 시부터 안 됐어?", "카스는?", "outage_start", "kakaostory", "카카오스토리"),
         # the other side of one fact (one answer tells of both platforms)
         ("폰에서 메시지 안 보내졌어?", "pc는?", "affected_platforms", "pc", "PC"),
+        # ... but a figure asked of one is asked again of the other
+        ("PC에서 몇 시부터 안 됐어?", "모바일은?", "outage_start", None, "8시 58분"),
         # a thing and only question words: the same fact for it
         (
             "카톡 장애 몇 시부터야?",
@@ -756,3 +758,32 @@ def test_of_several_things_named_the_specific_one_is_asked_about(
 ) -> None:
     reply = engine.ask(question)
     assert (reply.kind, reply.intent_id) == ("answer", intent_id)
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id"),
+    [
+        # words that contain a decline or not-covered term's letters, or a date's
+        ("또 어떤 지적이 있었어?", "udms_concern"),  # 지적 is no '또 … 적'
+        ("2월 셋째 주가는 이용시간 얼마였어?", "usage_stats"),  # a week, no share price
+        ("PC버전은 몇 시부터 안 됐어?", "outage_start"),  # no version number asked
+        ("10년 된 카톡이 왜 먹통이 된거야?", "official_cause"),  # ten years, no year
+        ("카톡 먹통 때 가장 비상이었던 건?", "udms_concern"),  # 가장 비상 is no 장비
+        ("What was the trouble with payments?", "kakao_t_payment"),
+        ("카톡 말고 오후 3시까지 점검한 서비스?", "kakaostory_outage"),  # named to set apart
+    ],
+)
+def test_questions_near_a_refusal_term_are_still_answered(
+    engine: Engine, question: str, intent_id: str
+) -> None:
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id) == ("answer", intent_id), reply.reason
+
+
+def test_a_figure_no_answer_gives_is_declined_not_taken_from_a_weak_neighbour(
+    engine: Engine,
+) -> None:
+    # When Kakao announced KakaoStory's cause: no phrasing with KakaoStory's own figure
+    # explains the question, so it is not answered with KakaoStory's recovery time.
+    reply = engine.ask("카스 장애 원인 카카오가 언제 발표했어?")
+    assert reply.kind == "decline"

@@ -548,8 +548,12 @@ def test_clean_restores_a_missed_double_final(text: str, expected: str) -> None:
     [
         ("22년 카톡 먹통", "2022년 카톡 먹통"),
         ("'16년 지진", "2016년 지진"),
-        ("99년", "1999년"),
+        ("99년", "99년"),
+        ("19년에도", "2019년에도"),
         ("10년 동안 썼는데", "10년 동안 썼는데"),  # a number of years
+        ("10년 된 카톡", "10년 된 카톡"),  # no year KakaoTalk could have failed in
+        ("카톡 쓴 지 16년째", "카톡 쓴 지 16년째"),
+        ("20년이나 썼는데", "20년이나 썼는데"),
         ("20년만에", "20년만에"),
         ("3년 전", "3년 전"),
         ("2020년", "2020년"),
@@ -571,6 +575,8 @@ def test_clean_writes_a_two_digit_year_in_full(text: str, expected: str) -> None
         ("이일 어떻게 됐어", "이일 어떻게 됐어"),  # a day only after a month
         ("이천만 원", "이천만 원"),  # a number, no year
         ("삼성", "삼성"),
+        ("시월드 단톡방", "시월드 단톡방"),  # 월 inside another word
+        ("구월동", "구월동"),
     ],
 )
 def test_clean_writes_dates_in_number_words_as_digits(text: str, expected: str) -> None:

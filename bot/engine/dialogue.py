@@ -84,6 +84,9 @@ QUESTION_WORDS = frozenset(
 # Points more for the intent a previous one lists first among its related ones (and one
 # more for the previous intent itself: going on about it is likelier still).
 _FIRST_RELATED = 5.0
+# How much of the question the phrasing of an intent with the thing's own figure must
+# explain to be taken instead of a leader that gives no figure
+FIGURE_TERMS = 0.75
 NAMED_CAUSE = ("원인", "이유", "cause", "reason")
 FOLLOW_UP_MARKERS = ("그럼", "그러면", "그건", "그리고", "그다음", "then", "what about", "and ")
 
@@ -330,22 +333,29 @@ class Engine:
         turn = replace(remembered, declined=other, at=now) if remembered else None
         memory.remember(conversation, turn or Turn("", None, now, declined=other))
 
-    def _figure_of_thing(self, query: Query, candidates: list[Candidate]) -> str | None:
-        """Among the leading candidates, an intent with an answer for a thing the question
-        names that gives the figure asked."""
-        for c in candidates[:5]:
+    def _figure_of_thing(self, query: Query, candidates: list[Candidate]) -> Candidate | None:
+        """Among the leading candidates, one with an answer for a thing the question names
+        that gives the figure asked, and whose phrasing explains most of the question ('카스
+        먹통 얼마나 갔냐': the outage's length, for KakaoStory; not '카스 장애 원인 언제
+        발표했어?', which no such phrasing explains)."""
+        for c in candidates[1:5]:
             answers = self.index.intents[c.intent_id].entity_answers
-            if any(a.entity in query.entities for a in answers) and not (
-                self._gives_no_figure_asked(query, c.intent_id)
+            if (
+                c.terms >= FIGURE_TERMS
+                and any(a.entity in query.entities for a in answers)
+                and not self._gives_no_figure_asked(query, c.intent_id)
             ):
-                return c.intent_id
+                return c
         return None
 
     def _contrasts(self, entity_id: str, earlier: str) -> bool:
         """Did the earlier question name another side of this thing's own fact (the phone
-        before 'pc는?': one fact tells of both platforms), and not this thing?"""
+        before 'pc는?': one fact tells of both platforms), and not this thing? Not when
+        it asked a figure ('PC에서 몇 시부터 안 됐어?'): the same figure is asked again."""
         entity = self.index.entities[entity_id]
         if entity.kind is None or entity.default_intent is None:
+            return False
+        if question_kinds(clean(earlier)) & FIGURE_KINDS:
             return False
         named = {m.entity_id for m in self.index.recognizer.replace(clean(earlier))[1]}
         return entity_id not in named and any(
@@ -618,7 +628,7 @@ class Engine:
             figure = self._figure_of_thing(query, candidates)
             if figure is None:
                 return compose_decline(self, text, "not_covered", english, candidates)
-            intent_id = figure
+            intent_id, confidence = figure.intent_id, figure.score / 100.0
         entity_id = self._entity_for(intent_id, query, previous)
         if memory is not None:
             asked = question[:MAX_QUESTION_CHARS]

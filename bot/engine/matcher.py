@@ -354,6 +354,8 @@ _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to o
 # Points off a phrasing about another thing of a kind the question names ('카스 먹통
 # 얼마나 갔어' for '카톡 먹통 얼마나 갔냐'); 7-14 do the same on every set, 5 and 20 less.
 RIVAL_PENALTY = 10.0
+# A thing named to set another apart from it ('카톡 말고', 'other than KakaoTalk')
+_CONTRAST_RE = re.compile(r"말고|빼고|외에|이외|제외|besides|other than|except|apart from")
 _PRUNE_SLACK = 10.0
 _PRUNE_KEEP = 100  # phrasings compared as text at most (every set answers the same at 200 and 100)
 _UNCOVERED = "\x00"  # marks a run of letters a split could not explain
@@ -1256,8 +1258,8 @@ class MatchIndex:
         question names (a mask over the phrasings): '카스 먹통 얼마나 갔어' when the
         question is about 카톡."""
         kinds = {self.entities[e].kind for e in query.entities} - {None}
-        if not kinds:
-            return None
+        if not kinds or _CONTRAST_RE.search(query.cleaned):
+            return None  # '카톡 말고 오후까지 점검한 서비스?': named to set it apart
         named: list[np.ndarray] = []
         others: list[np.ndarray] = []
         for entity_id, entity in self.entities.items():

@@ -684,10 +684,12 @@ _MISSED_SHIFT_RE = re.compile(r"([햇잇엇앗])(?=[어었음다는냐니지던�
 _SHIFTED = {"햇": "했", "잇": "있", "엇": "었", "앗": "았"}
 
 
-# A year of two digits ('22년 카톡 먹통', "'16년 지진"): the year in full, as the knowledge
-# and the year rules read it. Not a number of years ('10년 동안', '20년 만에').
+# A year of two digits ('22년 카톡 먹통', "'16년 지진"; the apostrophe is noise): the year
+# in full, as the knowledge and the year rules read it. Only the years KakaoTalk's outages
+# can fall in (15-29); not a number of years ('10년 된 카톡', '20년 만에', '16년째').
 _SHORT_YEAR_RE = re.compile(
-    r"(?<![\d.,])'?(\d\d)(?=\s*년(?!\s*(?:동안|간|만|전|째|후|뒤|이상|넘|넘게|정도|가까이|쯤)))"
+    r"(?<![\d.,])([12]\d)(?=\s*년(?!\s*(?:동안|간|만|전|째|후|뒤|이상|넘|정도|가까이|쯤|된|쓴"
+    r"|차|이나|인데|이야|이고|이면|짜리|도\s*넘|도\s*안)))"
 )
 
 
@@ -709,7 +711,10 @@ _SINO_DIGITS = {
 _SINO_UNITS = {"십": 10, "백": 100, "천": 1000}
 _SINO = "[일이삼사오육륙칠팔구십백천]"
 _SINO_YEAR_RE = re.compile(rf"(?<![가-힣])([이]?천{_SINO}*)(?=년)")
-_SINO_MONTH_RE = re.compile(r"(?<![가-힣])(십이|십일|시|유|일|이|삼|사|오|육|칠|팔|구)(?=월)")
+_SINO_MONTH_RE = re.compile(
+    r"(?<![가-힣])(십이|십일|시|유|일|이|삼|사|오|육|칠|팔|구)"
+    r"(?=월(?:$|[\s\d]|에|엔|의|은|는|이|도|부터|까지|말|초|중|달))"
+)
 _SINO_DAY_RE = re.compile(rf"(\d월\s*)({_SINO}{{1,3}})(?=일)")
 _IRREGULAR_MONTHS = {"시": 10, "유": 6}
 
@@ -753,7 +758,7 @@ def _sino_dates(text: str) -> str:
 
 def _full_year(match: re.Match[str]) -> str:
     digits = match.group(1)
-    return ("19" if digits >= "50" else "20") + digits
+    return "20" + digits if "15" <= digits <= "29" else digits
 
 
 def clean(text: str) -> str:
