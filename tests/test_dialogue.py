@@ -787,3 +787,18 @@ def test_a_figure_no_answer_gives_is_declined_not_taken_from_a_weak_neighbour(
     # explains the question, so it is not answered with KakaoStory's recovery time.
     reply = engine.ask("카스 장애 원인 카카오가 언제 발표했어?")
     assert reply.kind == "decline"
+
+
+@pytest.mark.parametrize(
+    ("question", "intent_id", "entity_id"),
+    [
+        ("톡채널(옛 플러스친구)도 그날 이용 불가였나요?", "affected_services", "talk_channel"),
+        ("선물하기도 먹통이었어?", "affected_services", "gift"),
+        ("PC도 먹통?", "affected_platforms", "pc"),
+    ],
+)
+def test_asking_only_whether_a_thing_was_down_gets_its_own_fact(
+    engine: Engine, question: str, intent_id: str, entity_id: str
+) -> None:
+    reply = engine.ask(question)
+    assert (reply.kind, reply.intent_id, reply.entity_id) == ("answer", intent_id, entity_id)

@@ -280,6 +280,13 @@ class Engine:
                 default = self.index.entities[named].default_intent
                 if default is not None:
                     return query, candidates, default, 0.85, "entity_default"
+        if candidates[0].score < self.thresholds.answer * 100 and self._asks_if_down(query):
+            # '톡채널(옛 플러스친구)도 그날 이용 불가였나요?': was that thing hit at all;
+            # its own fact says.
+            named = self.index.most_specific_entity(query.entities)
+            default = self.index.entities[named].default_intent
+            if default is not None:
+                return query, candidates, default, 0.8, "entity_default"
         candidates = self._prefer_specific(query, candidates)
         top = candidates[0]
         confidence = top.score / 100.0
@@ -347,6 +354,16 @@ class Engine:
             ):
                 return c
         return None
+
+    def _asks_if_down(self, query: Query) -> bool:
+        """Does the question name a thing (not one named all over the knowledge) and ask
+        only whether it was down ('선물하기도 안 됐어?', '톡채널도 이용 불가였나요?'):
+        its other words are all about not working, or unknown?"""
+        if not query.entities or not query.content_stems:
+            return False
+        if all(e in self.index.ubiquitous_entities for e in query.entities):
+            return False
+        return all(s in _DOWN_WORDS or not self.index.is_known(s) for s in query.content_stems)
 
     def _contrasts(self, entity_id: str, earlier: str) -> bool:
         """Did the earlier question name another side of this thing's own fact (the phone
@@ -735,6 +752,9 @@ def _about_another_incident(query: Query) -> bool:
     return bool(query.decline_terms or query.foreign_years or query.foreign_dates)
 
 
+# Words that say only that something did not work (as the matcher reads them: 마비,
+# 막혔 and 작동 read as 먹통, 불가 as 안되, 사용 as 이용)
+_DOWN_WORDS = frozenset({"먹통", "안되", "안", "장애", "이용", "오류", "중단", "멈췄", "멈추"})
 _SCENE_WORDS = frozenset({"때", "당시", "경우"})  # '2020년 3월 때는?': when, not what
 _TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
 

@@ -932,6 +932,10 @@ class MatchIndex:
                     stems.append(self.canonical(piece))
         return cleaned, stems, mentions
 
+    def is_known(self, stem: str) -> bool:
+        """Is this stem (as a prepared question has it) a word of the knowledge?"""
+        return stem in self.vocabulary or stem in self.word_groups
+
     def _known(self, word: str) -> bool:
         """A word of the knowledge, or of one of its word groups ('작동' reads as 먹통):
         no typo to correct ('작동' is no slip of '자동')."""
