@@ -304,6 +304,10 @@ def test_english_words_that_only_look_alike_stem_apart(word: str, other: str) ->
         ("몇시까지야", ["몇시", "까지"]),
         ("부터야", ["부터"]),
         ("일이었더라", ["일"]),  # the copula's recollecting ending
+        ("이용자들이", ["이용자"]),  # the plural 들
+        ("서비스들", ["서비스"]),
+        ("힘들어", ["힘들"]),  # a verb's 들 stays
+        ("만들었어", ["만들"]),
         ("재개됨", ["재개"]),  # 음슴체 됨 after a noun
     ],
 )
@@ -540,6 +544,19 @@ def test_clean_parts_a_glued_negation(text: str, expected: str) -> None:
     ],
 )
 def test_clean_restores_a_missed_double_final(text: str, expected: str) -> None:
+    assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("사람들이sns에뭐라고했어", "사람들이 sns 에뭐라고했어"),
+        ("pc카톡", "pc 카톡"),
+        ("카톡", "카톡"),
+        ("kakao talk", "kakao talk"),
+    ],
+)
+def test_clean_parts_hangul_and_latin_letters_typed_together(text: str, expected: str) -> None:
     assert clean(text) == expected
 
 

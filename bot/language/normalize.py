@@ -530,7 +530,24 @@ def stem(word: str) -> str:
 
     if stripped != word and stripped[-1:] in _DOE_FORMS:
         stripped = strip_ending(stripped) if len(stripped) > 1 else stripped
-    return canonical_verb(strip_light_verb(stripped))
+    return _without_plural(canonical_verb(strip_light_verb(stripped)))
+
+
+# Verbs whose stem ends in 들 (만들다, 힘들다, and the -어들다 compounds: 줄어들다)
+_DEUL_VERBS = frozenset({"만들", "힘들"})
+
+
+def _without_plural(word: str) -> str:
+    """A noun without its plural 들 ('이용자들' -> '이용자', '서비스들' -> '서비스')."""
+    if (
+        len(word) >= 3
+        and word.endswith("들")
+        and word[-2] != "어"
+        and word not in _DEUL_VERBS
+        and all("가" <= ch <= "힣" for ch in word)
+    ):
+        return word[:-1]
+    return word
 
 
 def split_word(word: str) -> list[str]:
@@ -761,11 +778,17 @@ def _full_year(match: re.Match[str]) -> str:
     return "20" + digits if "15" <= digits <= "29" else digits
 
 
+# Where Hangul and Latin letters meet inside a word ('사람들이sns에뭐라고했어', 'pc카톡'):
+# two words, as they would be read.
+_SCRIPT_CHANGE_RE = re.compile(r"(?<=[가-힣])(?=[a-z])|(?<=[a-z])(?=[가-힣])")
+
+
 def clean(text: str) -> str:
     """NFKC, case folding, noise removal and elongation squeezing, in that order; then
     the spelling slips and glued words people type in a hurry."""
     squeezed = squeeze_repeats(strip_noise(nfkc(text)))
     spaced = _GLUED_NEGATION_RE.sub(" ", _PHRASAL_RE.sub("login", squeezed))
+    spaced = _SCRIPT_CHANGE_RE.sub(" ", spaced)
     spelled = _MISSED_SHIFT_RE.sub(lambda m: _SHIFTED[m.group(1)], spaced)
     spelled = _SHORT_YEAR_RE.sub(_full_year, _sino_dates(spelled))
     return _WHAT_MATTER_RE.sub("무슨 ", spelled)
