@@ -802,3 +802,15 @@ def test_asking_only_whether_a_thing_was_down_gets_its_own_fact(
 ) -> None:
     reply = engine.ask(question)
     assert (reply.kind, reply.intent_id, reply.entity_id) == ("answer", intent_id, entity_id)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "랭키닷컴은 이용시간을 어떤 방식으로 조사해?",
+        "연말연시 카톡 하루 평균 이용시간은 정확히 몇 분이었어?",
+    ],
+)
+def test_details_the_article_does_not_give_are_declined(engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    assert (reply.kind, reply.reason) == ("decline", "not_covered")
