@@ -504,7 +504,7 @@ class MatchIndex:
         default_factory=dict, repr=False
     )
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
-    # entities the phrasings of many intents name ('카톡'): they point to no one intent
+    # entities the phrasings of many intents name ('카톡', '카카오'): no one intent's thing
     ubiquitous_entities: set[str] = field(default_factory=set)
     _entity_token: dict[str, str] = field(default_factory=dict, repr=False)  # its placeholder
     max_idf: float = 1.0
@@ -729,10 +729,12 @@ class MatchIndex:
             # An entity named in the phrasings of many intents ('카톡') says nothing about
             # which one is asked; only a rarer one speaks for its default intent.
             named_in = sum(1 for bag in bags.values() if token in bag)
-            if named_in > _UBIQUITOUS_ENTITY:
-                self.ubiquitous_entities.add(entity.id)
-            elif entity.default_intent:
+            if entity.default_intent and named_in <= _UBIQUITOUS_ENTITY:
                 bags[entity.default_intent][token] = _ASKED_WEIGHT
+            # ... and a question naming it among other things is about the others.
+            asked_of = {self.utterance_intent[p] for p in self._utterance_positions.get(token, ())}
+            if len(asked_of) > _UBIQUITOUS_ENTITY:
+                self.ubiquitous_entities.add(entity.id)
         return bags
 
     def _learn_kinds(self) -> None:
