@@ -814,3 +814,24 @@ def test_asking_only_whether_a_thing_was_down_gets_its_own_fact(
 def test_details_the_article_does_not_give_are_declined(engine: Engine, question: str) -> None:
     reply = engine.ask(question)
     assert (reply.kind, reply.reason) == ("decline", "not_covered")
+
+
+@pytest.mark.parametrize(
+    ("conversation", "not_this"),
+    [
+        (["선물하기 수수료는?"], "affected_services"),  # no word of it being down
+        (["When was Talk Channel unavailable?"], "affected_services"),  # asks a time
+        (["카톡 언제 복구됐어?", "톡채널도 그쯤 안됐어?"], "affected_services"),  # a time
+        (["카카오TV도 먹통이었어?"], "kakao_t_payment"),  # KakaoTV is no Kakao T
+    ],
+)
+def test_the_was_it_down_reading_needs_a_down_word_and_nothing_else_asked(
+    engine: Engine, conversation: list[str], not_this: str
+) -> None:
+    reply = _conversation(engine, conversation)[-1]
+    assert not (reply.answered and reply.intent_id == not_this), reply
+
+
+def test_a_figure_compared_with_the_holidays_is_answered(engine: Engine) -> None:
+    reply = engine.ask("연말연시보다 높았다는 카톡 1인당 이용시간은 몇 분이었어?")
+    assert (reply.kind, reply.intent_id) == ("answer", "usage_stats")

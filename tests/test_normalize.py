@@ -307,6 +307,9 @@ def test_english_words_that_only_look_alike_stem_apart(word: str, other: str) ->
         ("이용자들이", ["이용자"]),  # the plural 들
         ("서비스들", ["서비스"]),
         ("힘들어", ["힘들"]),  # a verb's 들 stays
+        ("몰려들었어", ["몰려들"]),
+        ("스캔들", ["스캔들"]),
+        ("사람들은", ["사람들"]),  # the public, not the users one by one
         ("만들었어", ["만들"]),
         ("재개됨", ["재개"]),  # 음슴체 됨 after a noun
     ],
@@ -550,7 +553,8 @@ def test_clean_restores_a_missed_double_final(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("사람들이sns에뭐라고했어", "사람들이 sns 에뭐라고했어"),
+        ("사람들이sns에뭐라고했어", "사람들이 sns에 뭐라고했어"),  # the particle stays
+        ("카카오T는왜안됐어", "카카오 t는 왜 안됐어"),
         ("pc카톡", "pc 카톡"),
         ("카톡", "카톡"),
         ("kakao talk", "kakao talk"),

@@ -280,11 +280,11 @@ class Engine:
                 default = self.index.entities[named].default_intent
                 if default is not None:
                     return query, candidates, default, 0.85, "entity_default"
-        if candidates[0].score < self.thresholds.answer * 100 and self._asks_if_down(query):
+        down = None if known else self._down_thing(query)
+        if down is not None and candidates[0].score < self.thresholds.answer * 100:
             # '톡채널(옛 플러스친구)도 그날 이용 불가였나요?': was that thing hit at all;
             # its own fact says.
-            named = self.index.most_specific_entity(query.entities)
-            default = self.index.entities[named].default_intent
+            default = self.index.entities[down].default_intent
             if default is not None:
                 return query, candidates, default, 0.8, "entity_default"
         candidates = self._prefer_specific(query, candidates)
@@ -355,15 +355,23 @@ class Engine:
                 return c
         return None
 
-    def _asks_if_down(self, query: Query) -> bool:
-        """Does the question name a thing (not one named all over the knowledge) and ask
-        only whether it was down ('선물하기도 안 됐어?', '톡채널도 이용 불가였나요?'):
-        its other words are all about not working, or unknown?"""
-        if not query.entities or not query.content_stems:
-            return False
-        if all(e in self.index.ubiquitous_entities for e in query.entities):
-            return False
-        return all(s in _DOWN_WORDS or not self.index.is_known(s) for s in query.content_stems)
+    def _down_thing(self, query: Query) -> str | None:
+        """The service or platform the question asks only whether it was down ('선물하기도
+        안 됐어?', '톡채널도 이용 불가였나요?'), if it does: it names one (not one named
+        all over the knowledge), says it did not work, asks no time, length or reason, and
+        its other words are unknown to the knowledge."""
+        if query.asked or not query.content_stems:
+            return None
+        things = [
+            e
+            for e in query.entities
+            if e not in self.index.ubiquitous_entities and self.index.entities[e].kind
+        ]
+        stems = query.content_stems
+        says_down = any(s in _DOWN_WORDS for s in stems) and all(
+            s in _DOWN_WORDS or not self.index.is_known(s) for s in stems
+        )
+        return things[0] if things and says_down else None
 
     def _contrasts(self, entity_id: str, earlier: str) -> bool:
         """Did the earlier question name another side of this thing's own fact (the phone

@@ -62,7 +62,10 @@ def _pattern(synonym: str) -> str | None:
     if len(letters) == 1:
         # A one-syllable nickname ('폰', '톡') only counts as a word of its own.
         return rf"(?<![가-힣]){body}{_TRAILING_PARTICLE}(?![가-힣])"
-    return rf"{body}{_TRAILING_PARTICLE}(?=\s|$)|{body}{_GLUED_PARTICLE}(?=[가-힣])|{body}"
+    # A name ending in a Latin letter ('카카오T') is no part of a longer Latin word
+    # ('카카오TV').
+    bare = rf"{body}(?![a-z0-9])" if letters[-1].isascii() else body
+    return rf"{body}{_TRAILING_PARTICLE}(?=\s|$)|{body}{_GLUED_PARTICLE}(?=[가-힣])|{bare}"
 
 
 class EntityRecognizer:

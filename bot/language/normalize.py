@@ -533,8 +533,13 @@ def stem(word: str) -> str:
     return _without_plural(canonical_verb(strip_light_verb(stripped)))
 
 
-# Verbs whose stem ends in 들 (만들다, 힘들다, and the -어들다 compounds: 줄어들다)
-_DEUL_VERBS = frozenset({"만들", "힘들"})
+# Words ending in 들 that are no plural: verbs (만들다, 힘들다, 흔들다, the -어/-아/-여/-려/
+# -져/-고/-며들다 compounds: 줄어들다, 몰려들다), 한들/된들 ('말한들'), and nouns (스캔들,
+# 아들)
+_DEUL_VERBS = frozenset({"만들", "힘들", "흔들", "스캔들", "아들", "큰아들"})
+# 사람들, 'people', the public whose reaction is asked about, not the users one by one
+_PLURAL_KEPT = frozenset({"사람들"})
+_DEUL_AFTER = frozenset("어아여려져고며한된흔")
 
 
 def _without_plural(word: str) -> str:
@@ -542,8 +547,9 @@ def _without_plural(word: str) -> str:
     if (
         len(word) >= 3
         and word.endswith("들")
-        and word[-2] != "어"
+        and word[-2] not in _DEUL_AFTER
         and word not in _DEUL_VERBS
+        and word not in _PLURAL_KEPT
         and all("가" <= ch <= "힣" for ch in word)
     ):
         return word[:-1]
@@ -779,8 +785,48 @@ def _full_year(match: re.Match[str]) -> str:
 
 
 # Where Hangul and Latin letters meet inside a word ('사람들이sns에뭐라고했어', 'pc카톡'):
-# two words, as they would be read.
-_SCRIPT_CHANGE_RE = re.compile(r"(?<=[가-힣])(?=[a-z])|(?<=[a-z])(?=[가-힣])")
+# two words, as they would be read; a particle right after the Latin letters stays with
+# them ('sns에뭐라고' -> 'sns에 뭐라고', '카카오T는왜' -> '카카오 t는 왜').
+_HANGUL_BEFORE_LATIN_RE = re.compile(r"(?<=[가-힣])(?=[a-z])")
+_LATIN_THEN_HANGUL_RE = re.compile(r"(?<=[a-z])([가-힣]+)")
+_LATIN_PARTICLES = sorted(
+    [
+        "에서는",
+        "에서도",
+        "에서",
+        "에게",
+        "으로",
+        "은",
+        "는",
+        "이",
+        "가",
+        "도",
+        "에",
+        "의",
+        "을",
+        "를",
+        "로",
+        "랑",
+        "와",
+        "과",
+        "만",
+    ],
+    key=len,
+    reverse=True,
+)
+
+
+def _after_latin(match: re.Match[str]) -> str:
+    hangul = match.group(1)
+    for particle in _LATIN_PARTICLES:
+        if hangul.startswith(particle):
+            rest = hangul[len(particle) :]
+            return f"{particle} {rest}" if rest else hangul
+    return f" {hangul}"
+
+
+def _part_scripts(text: str) -> str:
+    return _LATIN_THEN_HANGUL_RE.sub(_after_latin, _HANGUL_BEFORE_LATIN_RE.sub(" ", text))
 
 
 def clean(text: str) -> str:
@@ -788,7 +834,7 @@ def clean(text: str) -> str:
     the spelling slips and glued words people type in a hurry."""
     squeezed = squeeze_repeats(strip_noise(nfkc(text)))
     spaced = _GLUED_NEGATION_RE.sub(" ", _PHRASAL_RE.sub("login", squeezed))
-    spaced = _SCRIPT_CHANGE_RE.sub(" ", spaced)
+    spaced = _part_scripts(spaced)
     spelled = _MISSED_SHIFT_RE.sub(lambda m: _SHIFTED[m.group(1)], spaced)
     spelled = _SHORT_YEAR_RE.sub(_full_year, _sino_dates(spelled))
     return _WHAT_MATTER_RE.sub("무슨 ", spelled)
