@@ -84,6 +84,9 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("해외에서도 카톡 안 됐어?", "not_covered"),
         ("그 뒤로 카톡 또 장애 있었어?", "other_incident"),  # another outage, later
         ("그 뒤로 또 터진 적 있어?", "other_incident"),
+        ("다음 날에도 또 났어?", "other_incident"),
+        ("그날 주가는?", "not_covered"),
+        ("카카오는 장애 공지를 어느 채널에 올렸어?", "not_covered"),
         ("2016년 경주 지진 직후 카톡 먹통은 얼마나 갔어?", "not_covered"),
         ("해명한 카카오 관계자 이름이 뭐야?", "not_covered"),  # the article names no one
         ("페이스북 먹통", "other_incident"),
@@ -283,6 +286,13 @@ def _conversation(
         ("언제 시작됐어", "그럼 끝은?", "outage_end", None, "10시 17분"),
         ("카톡 몇 시부터 안 됐어?", "그럼 끝난 시간은?", "outage_end", None, "10시 17분"),
         ("장애 원인이 뭐야", "사과는 했어?", "apology", None, "사과"),
+        (
+            "트래픽 폭증 때문이라는 분석도 있어?",
+            "카카오는 뭐라는데?",
+            "kakao_rebuttal",
+            None,
+            "무관",
+        ),
         # the day sets the scene; 'why' asks about the outage itself
         ("3월 2일 카톡 장애 무슨 일이었어?", "왜?", "official_cause", None, "네트워크"),
         (
@@ -795,6 +805,7 @@ def test_a_figure_no_answer_gives_is_declined_not_taken_from_a_weak_neighbour(
         ("톡채널(옛 플러스친구)도 그날 이용 불가였나요?", "affected_services", "talk_channel"),
         ("선물하기도 먹통이었어?", "affected_services", "gift"),
         ("PC도 먹통?", "affected_platforms", "pc"),
+        ("카카오톡 선물하기는 정상이었나요?", "affected_services", "gift"),
     ],
 )
 def test_asking_only_whether_a_thing_was_down_gets_its_own_fact(

@@ -760,9 +760,11 @@ def _about_another_incident(query: Query) -> bool:
     return bool(query.decline_terms or query.foreign_years or query.foreign_dates)
 
 
-# Words that say only that something did not work (as the matcher reads them: 마비,
-# 막혔 and 작동 read as 먹통, 불가 as 안되, 사용 as 이용)
-_DOWN_WORDS = frozenset({"먹통", "안되", "안", "장애", "이용", "오류", "중단", "멈췄", "멈추"})
+# Words that say only that something did or did not work (as the matcher reads them:
+# 마비, 막혔 and 작동 read as 먹통, 불가 as 안되, 사용 as 이용; '정상이었나요?')
+_DOWN_WORDS = frozenset(
+    {"먹통", "안되", "안", "장애", "이용", "오류", "중단", "멈췄", "멈추", "정상"}
+)
 _SCENE_WORDS = frozenset({"때", "당시", "경우"})  # '2020년 3월 때는?': when, not what
 _TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
 
