@@ -217,6 +217,14 @@ def test_a_question_not_understood_for_sure_is_context_for_the_next(engine: Engi
     assert engine.ask("얼마나?").intent_id != "usage_stats"  # alone, it asks something else
 
 
+def test_one_word_after_an_unsure_question_narrows_that_question(engine: Engine) -> None:
+    # '카톡 이용시간 통계 있어요?' is the figure or its source; '출처는요?' picks the source
+    # of those statistics, not the article's.
+    first, then = _conversation(engine, ["카톡 이용시간 통계 있어요?", "출처는요?"])
+    assert first.kind == "suggest"
+    assert (then.kind, then.intent_id) == ("answer", "stats_source")
+
+
 def test_a_bare_question_word_after_an_unsure_question_is_also_read_alone(
     engine: Engine,
 ) -> None:

@@ -468,7 +468,10 @@ class Engine:
         # no words of its own to read it by.
         only_filler = not query.content_stems and not query.entities
         together = self.index.score(joint, limit=CANDIDATES)
-        if bare or only_filler or (swapped and query.only_entities):
+        # One word after a question not understood for sure ('출처는요?' after '카톡 이용시간
+        # 통계 있어요?'): asked of that question's topic, which it narrows.
+        one_word_on = len(query.content_stems) == 1 and not self._answered(previous)
+        if bare or only_filler or one_word_on or (swapped and query.only_entities):
             # Only a question word ('언제부터?', '왜?'): the topic is the earlier question's,
             # whatever phrasing '언제부터?' alone happens to resemble. Only another thing
             # ('카카오스토리는 언제 다시 됐어?', then '카톡은?'): the earlier question about it.
