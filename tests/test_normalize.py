@@ -304,6 +304,7 @@ def test_english_words_that_only_look_alike_stem_apart(word: str, other: str) ->
         ("몇시까지야", ["몇시", "까지"]),
         ("부터야", ["부터"]),
         ("일이었더라", ["일"]),  # the copula's recollecting ending
+        ("어디서", ["어디"]),  # 에서 contracted
         ("이용자들이", ["이용자"]),  # the plural 들
         ("서비스들", ["서비스"]),
         ("힘들어", ["힘들"]),  # a verb's 들 stays

@@ -508,6 +508,7 @@ _COLLOQUIAL = {
     "되고": "되",
     "안되고": "안되",
     # what someone said ('카카오는 뭐라는데?'): the question word, as '뭐래' and '뭐라고' read
+    "어디서": "어디",  # 에서 contracted
     "뭐라는데": "뭐",
     "뭐라는": "뭐",
     "뭐라던데": "뭐",
