@@ -97,6 +97,7 @@ FILLER_STEMS = frozenset(
         "저게",
         "거기",  # 'there', pointing back like 그거: '언제부터 거기 들어갔는데?'
         "있잖",  # '… 있잖아': 'you know', before the question
+        "본",  # '피해 본 …': suffered, with the word before it
         "여기",
         "그",
         "이건",
