@@ -20,10 +20,12 @@ measured once with the final engine of that session: 90.4% in scope, 90.7% refus
 wrong; nothing was changed after it, and its thresholds are those figures. In the next
 session fresh15 (blind: 94.1% in scope, 95.5% refusals, 4 wrong) and fresh17 (blind, mid-
 session: 97.0% in scope, 93.2% refusals, 3 wrong) were measured once each, then worked on;
-fresh18 (blind, later: 95.9% in scope, 100% refusals, 1 wrong) likewise. fresh16, written
-at the start of that session and kept back unread, was measured once with its final engine:
-95.1% in scope, 93.3% refusals, 8 wrong; nothing was changed after it, and its thresholds
-are those figures.
+fresh18 (blind, later: 95.9% in scope, 100% refusals, 1 wrong) likewise; and fresh16,
+written at the start of that session and kept back unread until measured once near its end
+(95.1% in scope, 93.3% refusals, 8 wrong), after which five of its mistakes were fixed in
+general ways. fresh19, written meanwhile and kept back, was measured once with the final
+engine: 93.8% in scope, 93.3% refusals, 4 wrong; nothing was changed after it, and its
+thresholds are those figures.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -44,11 +46,12 @@ DATA = Path(__file__).resolve().parent / "data"
 # / 0, fresh3 96.8% / 100% / 1, fresh4 97.7% / 100% / 1, fresh5 97.3% / 100% / 0, fresh6
 # 97.6% / 100% / 1, fresh7 94.4% / 100% / 0, fresh8 96.6% / 100% / 1, fresh9 96.0% / 100% /
 # 2, fresh10 97.6% / 100% / 1, fresh11 96.6% / 100% / 0, fresh12 96.4% / 100% / 2, fresh13
-# 97.0% / 100% / 0, fresh14 91.6% / 97.7% / 5, fresh15 95.9% / 100% / 2, fresh16 95.1% /
-# 93.3% / 8, fresh17 98.2% / 100% / 0, fresh18 97.1% / 100% / 1. (Blind, before any of their
-# questions was read: fresh10 96.4% / 90.2% / 6, fresh11 93.2% / 85.7% / 9, fresh13 94.7% /
-# 100% / 1, fresh12 93.4% / 93.2% / 8, fresh14 90.4% / 90.7% / 9, fresh15 94.1% / 95.5% / 4,
-# fresh17 97.0% / 93.2% / 3, fresh18 95.9% / 100% / 1; fresh16 was not worked on.)
+# 97.0% / 100% / 0, fresh14 91.6% / 97.7% / 5, fresh15 95.9% / 100% / 2, fresh16 97.6% /
+# 100% / 1, fresh17 98.2% / 100% / 0, fresh18 97.6% / 100% / 0, fresh19 93.8% / 93.3% / 4.
+# (Blind, before any of their questions was read: fresh10 96.4% / 90.2% / 6, fresh11 93.2% /
+# 85.7% / 9, fresh13 94.7% / 100% / 1, fresh12 93.4% / 93.2% / 8, fresh14 90.4% / 90.7% / 9,
+# fresh15 94.1% / 95.5% / 4, fresh17 97.0% / 93.2% / 3, fresh18 95.9% / 100% / 1, fresh16
+# 95.1% / 93.3% / 8; fresh19 was not worked on.)
 THRESHOLDS = {
     "fresh1": (0.96, 0.97, 2),
     "fresh2": (0.94, 0.99, 0),
@@ -65,9 +68,10 @@ THRESHOLDS = {
     "fresh13": (0.97, 0.99, 0),
     "fresh14": (0.91, 0.97, 5),
     "fresh15": (0.95, 0.99, 2),
-    "fresh16": (0.95, 0.93, 8),
+    "fresh16": (0.97, 0.99, 1),
     "fresh17": (0.98, 0.99, 0),
-    "fresh18": (0.97, 0.99, 1),
+    "fresh18": (0.97, 0.99, 0),
+    "fresh19": (0.93, 0.93, 4),
 }
 
 
