@@ -507,8 +507,8 @@ _COLLOQUIAL = {
     "암튼": "아무튼",
     "되고": "되",
     "안되고": "안되",
-    # what someone said ('카카오는 뭐라는데?'): the question word, as '뭐래' and '뭐라고' read
     "어디서": "어디",  # 에서 contracted
+    # what someone said ('카카오는 뭐라는데?'): the question word, as '뭐래' and '뭐라고' read
     "뭐라는데": "뭐",
     "뭐라는": "뭐",
     "뭐라던데": "뭐",
@@ -711,7 +711,6 @@ _GLUED_NEGATION_RE = re.compile(r"(?<=[가-힣]{2})(?=[안못][되됐된돼됬�
 # The shift of a final ㅆ missed before an ending ('햇어', '잇음', '됐엇는데'): the past
 # and 있다 forms they are. (The words spelled so are others: 햇살, 잇다; not before these.)
 _MISSED_SHIFT_RE = re.compile(r"([햇잇엇앗])(?=[어었음다는냐니지던고나네])")
-_SHIFTED = {"햇": "했", "잇": "있", "엇": "었", "앗": "았"}
 
 
 # A year of two digits ('22년 카톡 먹통', "'16년 지진"; the apostrophe is noise): the year
@@ -793,39 +792,14 @@ def _full_year(match: re.Match[str]) -> str:
 
 # Where Hangul and Latin letters meet inside a word ('사람들이sns에뭐라고했어', 'pc카톡'):
 # two words, as they would be read; a particle right after the Latin letters stays with
-# them ('sns에뭐라고' -> 'sns에 뭐라고', '카카오T는왜' -> '카카오 t는 왜').
+# them ('sns에뭐라고' -> 'sns에 뭐라고', '카카오T는왜' -> '카카오 t는 왜', 'sns에는' whole).
 _HANGUL_BEFORE_LATIN_RE = re.compile(r"(?<=[가-힣])(?=[a-z])")
 _LATIN_THEN_HANGUL_RE = re.compile(r"(?<=[a-z])([가-힣]+)")
-_LATIN_PARTICLES = sorted(
-    [
-        "에서는",
-        "에서도",
-        "에서",
-        "에게",
-        "으로",
-        "은",
-        "는",
-        "이",
-        "가",
-        "도",
-        "에",
-        "의",
-        "을",
-        "를",
-        "로",
-        "랑",
-        "와",
-        "과",
-        "만",
-    ],
-    key=len,
-    reverse=True,
-)
 
 
 def _after_latin(match: re.Match[str]) -> str:
     hangul = match.group(1)
-    for particle in _LATIN_PARTICLES:
+    for particle in _PARTICLES:
         if hangul.startswith(particle):
             rest = hangul[len(particle) :]
             return f"{particle} {rest}" if rest else hangul
@@ -842,7 +816,7 @@ def clean(text: str) -> str:
     squeezed = squeeze_repeats(strip_noise(nfkc(text)))
     spaced = _GLUED_NEGATION_RE.sub(" ", _PHRASAL_RE.sub("login", squeezed))
     spaced = _part_scripts(spaced)
-    spelled = _MISSED_SHIFT_RE.sub(lambda m: _SHIFTED[m.group(1)], spaced)
+    spelled = _MISSED_SHIFT_RE.sub(lambda m: with_double_final(m.group(1)) or "", spaced)
     spelled = _SHORT_YEAR_RE.sub(_full_year, _sino_dates(spelled))
     return _WHAT_MATTER_RE.sub("무슨 ", spelled)
 
