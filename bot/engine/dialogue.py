@@ -369,7 +369,7 @@ class Engine:
         ]
         stems = query.content_stems
         says_down = any(s in _DOWN_WORDS for s in stems) and all(
-            s in _DOWN_WORDS or not self.index.is_known(s) for s in stems
+            s in _DOWN_WORDS or not self.index.known(s) for s in stems
         )
         return things[0] if things and says_down else None
 

@@ -668,6 +668,7 @@ class MatchIndex:
         self.utterance_intent, self.utterance_text = [], []
         self.utterance_words = []
         self._utterance_positions = {}
+        self.ubiquitous_entities = set()
         self._texts = _StemTexts()
         # One string object per distinct stem: the stems kept per phrasing for the
         # centroids, the bags' keys and the postings' keys then share them (separate copies
@@ -713,7 +714,7 @@ class MatchIndex:
                 add_terms(intent.id, text, _ANSWER_WEIGHT)
         # An entity speaks for the intents that answer it: fully for its default intent,
         # partly for intents with an answer specific to it.
-        for n, entity in enumerate(entities.values()):
+        for entity in entities.values():
             specific = {
                 i.id
                 for i in intents.values()
@@ -722,7 +723,7 @@ class MatchIndex:
             self.entity_intents[entity.id] = specific | (
                 {entity.default_intent} if entity.default_intent else set()
             )
-            token = placeholder(n)
+            token = self._entity_token[entity.id]
             for intent_id in specific:
                 bags[intent_id][token] = max(
                     bags[intent_id].get(token, 0.0), _ENTITY_SPECIFIC_WEIGHT
@@ -911,7 +912,7 @@ class MatchIndex:
                 self.term_list
                 and pieces
                 and pieces[0] != word  # a particle or ending was taken off ...
-                and not self._known(pieces[0])  # ... and what is left is unknown
+                and not self.known(pieces[0])  # ... and what is left is unknown
                 and pieces[0] not in FILLER_STEMS
             ):
                 typo = self._typo_of(word)
@@ -930,16 +931,12 @@ class MatchIndex:
                     pieces = whole
             for s in pieces:
                 for piece in self._segment(s):
-                    if self.term_list and not self._known(piece) and piece not in FILLER_STEMS:
+                    if self.term_list and not self.known(piece) and piece not in FILLER_STEMS:
                         piece = self._typo_of(piece) or piece  # '언재' in '카톡이언재멈췄어'
                     stems.append(self.canonical(piece))
         return cleaned, stems, mentions
 
-    def is_known(self, stem: str) -> bool:
-        """Is this stem (as a prepared question has it) a word of the knowledge?"""
-        return stem in self.vocabulary or stem in self.word_groups
-
-    def _known(self, word: str) -> bool:
+    def known(self, word: str) -> bool:
         """A word of the knowledge, or of one of its word groups ('작동' reads as 먹통):
         no typo to correct ('작동' is no slip of '자동')."""
         return word in self.vocabulary or self.canonical(word) != word
@@ -955,7 +952,7 @@ class MatchIndex:
         if len(word) == 1 and _HANGUL_RE.match(word):
             # One syllable: only a missed shift on the final ㅆ ('갓어' for '갔어').
             shifted = with_double_final(word)
-            return shifted if shifted is not None and self._known(shifted) else None
+            return shifted if shifted is not None and self.known(shifted) else None
         if not (2 <= len(word) <= 4) or not _HANGUL_RE.match(word):
             return None
         # A slip changes one syllable: the candidates are the known words of the same
