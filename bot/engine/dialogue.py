@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import TypeGuard
 
@@ -186,6 +187,10 @@ class Engine:
         mean", not one of a knowledge reloaded without it)?"""
         return turn is not None and turn.intent_id in self.index.intents
 
+    def _answers_for(self, intent_id: str, entity_ids: Collection[str]) -> bool:
+        """Has the intent an answer of its own for one of these things?"""
+        return any(a.entity in entity_ids for a in self.index.intents[intent_id].entity_answers)
+
     def _entity_for(self, intent_id: str, query: Query, previous: Turn | None) -> str | None:
         intent = self.index.intents[intent_id]
         answered = {a.entity for a in intent.entity_answers}
@@ -243,8 +248,7 @@ class Engine:
             entity_id = self.index.most_specific_entity(query.entities)
             default = self.index.entities[entity_id].default_intent
             if self._answered(previous):
-                prev_intent = self.index.intents[previous.intent_id]
-                if any(a.entity == entity_id for a in prev_intent.entity_answers):
+                if self._answers_for(previous.intent_id, (entity_id,)):
                     return query, [], previous.intent_id, 0.9, "follow_up_entity"
                 if previous.entity_id is not None and previous.entity_id != entity_id:
                     # "카톡은?" after the KakaoStory answer: the same fact, in general.
@@ -260,10 +264,9 @@ class Engine:
         elif query.entities and self._answered(previous) and _bare(query):
             # A thing and only question words ('카카오스토리도 그때부터?' after the start):
             # the previous fact for that thing, where the knowledge has its own answer.
-            prev_intent = self.index.intents[previous.intent_id]
             entity_id = self.index.most_specific_entity(query.entities)
             fits = not query.kinds or self._answers_kind(previous.intent_id, query.kinds)
-            if fits and any(a.entity == entity_id for a in prev_intent.entity_answers):
+            if fits and self._answers_for(previous.intent_id, (entity_id,)):
                 return query, [], previous.intent_id, 0.85, "follow_up_entity"
 
         # Enough candidates for the follow-up re-ranking; far more than ever compete.
@@ -346,10 +349,9 @@ class Engine:
         먹통 얼마나 갔냐': the outage's length, for KakaoStory; not '카스 장애 원인 언제
         발표했어?', which no such phrasing explains)."""
         for c in candidates[1:5]:
-            answers = self.index.intents[c.intent_id].entity_answers
             if (
                 c.terms >= FIGURE_TERMS
-                and any(a.entity in query.entities for a in answers)
+                and self._answers_for(c.intent_id, query.entities)
                 and not self._gives_no_figure_asked(query, c.intent_id)
             ):
                 return c
@@ -380,9 +382,10 @@ class Engine:
         entity = self.index.entities[entity_id]
         if entity.kind is None or entity.default_intent is None:
             return False
-        if question_kinds(clean(earlier)) & FIGURE_KINDS:
+        cleaned = clean(earlier)
+        if question_kinds(cleaned) & FIGURE_KINDS:
             return False
-        named = {m.entity_id for m in self.index.recognizer.replace(clean(earlier))[1]}
+        named = {m.entity_id for m in self.index.recognizer.replace(cleaned)[1]}
         return entity_id not in named and any(
             (other := self.index.entities[e]).kind == entity.kind
             and other.default_intent == entity.default_intent
@@ -423,8 +426,7 @@ class Engine:
             return candidates
 
         def specific(c: Candidate) -> bool:
-            answers = self.index.intents[c.intent_id].entity_answers
-            return any(a.entity in query.entities for a in answers)
+            return self._answers_for(c.intent_id, query.entities)
 
         top = candidates[0]
         if specific(top):
