@@ -386,15 +386,6 @@ def test_phrasings_about_another_service_are_rivals(engine: Engine) -> None:
     assert index._rival_phrasings(index.prepare("질본 챗봇 뭐였어")) is None
 
 
-@pytest.mark.parametrize("question", ["피해 본 서비스", "피해 본 서비스들"])
-def test_the_services_that_suffered_are_the_affected_services(
-    engine: Engine, question: str
-) -> None:
-    # '본' (suffered) says nothing of whom: the services, not the users.
-    reply = engine.ask(question)
-    assert (reply.kind, reply.intent_id) == ("answer", "affected_services")
-
-
 def test_a_question_about_kakaotalk_is_not_answered_by_a_kakaostory_phrasing(
     engine: Engine,
 ) -> None:
