@@ -484,26 +484,61 @@ def test_normalize_flags_english(text: str, english: bool) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        # two-word English verbs are one ('log in')
         ("log in", "login"),
         ("Couldn't people log in?", "couldn t people login"),
         ("signed on", "login"),
-    ],
-)
-def test_clean_joins_two_word_english_verbs(text: str, expected: str) -> None:
-    assert clean(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
+        # a fused 'what happened' ('뭔일') is spaced
         ("뭔일임", "무슨 일임"),
         ("먼일이야??", "무슨 일이야"),
         ("무슨일 있었어", "무슨 일 있었어"),
         ("뭔가 이상해", "뭔가 이상해"),  # not 'what matter'
         ("누군일", "누군일"),  # 뭔 inside another word
+        # a negation glued to the word before is parted
+        ("로그인안됐어요", "로그인 안됐어요"),
+        ("카톡못됨", "카톡 못됨"),
+        ("불안했어", "불안했어"),  # 안 inside a word, no 되다 after it
+        ("편안돼", "편안돼"),  # one syllable before: part of the word
+        # a missed shift on a final ㅆ before an ending
+        ("사과햇어", "사과했어"),
+        ("문제 잇음", "문제 있음"),
+        ("복구됐엇는데", "복구됐었는데"),
+        ("햇살", "햇살"),  # the word, not a slip: no ending after it
+        ("잇몸", "잇몸"),
+        ("앗 그렇구나", "앗 그렇구나"),
+        # Hangul and Latin letters typed together are two words
+        ("사람들이sns에뭐라고했어", "사람들이 sns에 뭐라고했어"),  # the particle stays
+        ("카카오T는왜안됐어", "카카오 t는 왜 안됐어"),
+        ("pc카톡", "pc 카톡"),
+        ("카톡", "카톡"),
+        ("kakao talk", "kakao talk"),
+        # a two-digit year is written in full
+        ("22년 카톡 먹통", "2022년 카톡 먹통"),
+        ("'16년 지진", "2016년 지진"),
+        ("99년", "99년"),
+        ("19년에도", "2019년에도"),
+        ("10년 동안 썼는데", "10년 동안 썼는데"),  # a number of years
+        ("10년 된 카톡", "10년 된 카톡"),  # no year KakaoTalk could have failed in
+        ("카톡 쓴 지 16년째", "카톡 쓴 지 16년째"),
+        ("20년이나 썼는데", "20년이나 썼는데"),
+        ("20년만에", "20년만에"),
+        ("3년 전", "3년 전"),
+        ("2020년", "2020년"),
+        # dates in number words are written in digits
+        ("이천이십삼년 오월 카톡 장애", "2023년 5월 카톡 장애"),
+        ("이천이십년 삼월 이일", "2020년 3월 2일"),
+        ("천구백구십구년", "1999년"),
+        ("시월에", "10월에"),  # the irregular months
+        ("유월", "6월"),
+        ("십이월 이십오일", "12월 25일"),
+        ("이일 어떻게 됐어", "이일 어떻게 됐어"),  # a day only after a month
+        ("이천만 원", "이천만 원"),  # a number, no year
+        ("삼성", "삼성"),
+        ("시월드 단톡방", "시월드 단톡방"),  # 월 inside another word
+        ("구월동", "구월동"),
     ],
 )
-def test_clean_spaces_a_fused_what_happened(text: str, expected: str) -> None:
+def test_clean_mends_how_people_type(text: str, expected: str) -> None:
     assert clean(text) == expected
 
 
@@ -521,88 +556,6 @@ def test_strip_light_verb_keeps_a_negation_whole(word: str, expected: str) -> No
 )
 def test_squeeze_repeats_keeps_words_ending_in_oe(text: str, expected: str) -> None:
     assert squeeze_repeats(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("로그인안됐어요", "로그인 안됐어요"),
-        ("카톡못됨", "카톡 못됨"),
-        ("불안했어", "불안했어"),  # 안 inside a word, no 되다 after it
-        ("편안돼", "편안돼"),  # one syllable before: part of the word
-    ],
-)
-def test_clean_parts_a_glued_negation(text: str, expected: str) -> None:
-    assert clean(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("사과햇어", "사과했어"),
-        ("문제 잇음", "문제 있음"),
-        ("복구됐엇는데", "복구됐었는데"),
-        ("햇살", "햇살"),  # the word, not a slip: no ending after it
-        ("잇몸", "잇몸"),
-        ("앗 그렇구나", "앗 그렇구나"),
-    ],
-)
-def test_clean_restores_a_missed_double_final(text: str, expected: str) -> None:
-    assert clean(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("사람들이sns에뭐라고했어", "사람들이 sns에 뭐라고했어"),  # the particle stays
-        ("카카오T는왜안됐어", "카카오 t는 왜 안됐어"),
-        ("pc카톡", "pc 카톡"),
-        ("카톡", "카톡"),
-        ("kakao talk", "kakao talk"),
-    ],
-)
-def test_clean_parts_hangul_and_latin_letters_typed_together(text: str, expected: str) -> None:
-    assert clean(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("22년 카톡 먹통", "2022년 카톡 먹통"),
-        ("'16년 지진", "2016년 지진"),
-        ("99년", "99년"),
-        ("19년에도", "2019년에도"),
-        ("10년 동안 썼는데", "10년 동안 썼는데"),  # a number of years
-        ("10년 된 카톡", "10년 된 카톡"),  # no year KakaoTalk could have failed in
-        ("카톡 쓴 지 16년째", "카톡 쓴 지 16년째"),
-        ("20년이나 썼는데", "20년이나 썼는데"),
-        ("20년만에", "20년만에"),
-        ("3년 전", "3년 전"),
-        ("2020년", "2020년"),
-    ],
-)
-def test_clean_writes_a_two_digit_year_in_full(text: str, expected: str) -> None:
-    assert clean(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("이천이십삼년 오월 카톡 장애", "2023년 5월 카톡 장애"),
-        ("이천이십년 삼월 이일", "2020년 3월 2일"),
-        ("천구백구십구년", "1999년"),
-        ("시월에", "10월에"),  # the irregular months
-        ("유월", "6월"),
-        ("십이월 이십오일", "12월 25일"),
-        ("이일 어떻게 됐어", "이일 어떻게 됐어"),  # a day only after a month
-        ("이천만 원", "이천만 원"),  # a number, no year
-        ("삼성", "삼성"),
-        ("시월드 단톡방", "시월드 단톡방"),  # 월 inside another word
-        ("구월동", "구월동"),
-    ],
-)
-def test_clean_writes_dates_in_number_words_as_digits(text: str, expected: str) -> None:
-    assert clean(text) == expected
 
 
 @pytest.mark.parametrize(
