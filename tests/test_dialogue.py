@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.answers import Reply
-from bot.engine.dialogue import ConversationMemory, Engine, Turn
+from bot.engine.dialogue import ConversationMemory, Engine, Turn, _question_part
 from bot.knowledge.loader import Knowledge
 
 JSON_KEYS = {
@@ -125,6 +125,10 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         # When Kakao announced KakaoStory's cause: no phrasing with KakaoStory's own figure
         # explains the question, so it is not answered with KakaoStory's recovery time.
         ("카스 장애 원인 카카오가 언제 발표했어?", "not_covered"),
+        # the state of things now: an outage now is not this one
+        ("카톡 지금 되냐? 나만 안 되나", "other_incident"),
+        ("지금 카톡 먹통인 거 맞아요?", "other_incident"),
+        ("is kakaotalk down right now", "other_incident"),
     ],
 )
 def test_out_of_scope_is_declined(engine: Engine, question: str, reason: str | None) -> None:
@@ -740,6 +744,13 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         # '본' (suffered) says nothing of whom: the services, not the users
         ("피해 본 서비스", "affected_services"),
         ("피해 본 서비스들", "affected_services"),
+        # a story told before the question: the question is read alone when it stands alone
+        (
+            "회의 자료를 보내야 했는데 계속 실패했습니다. 메시지 전송 장애는 언제 끝났나요?",
+            "outage_end",
+        ),
+        # ... and with the story when it points back at it
+        ("택시 타고 내리는데 카드가 안 떠서 당황했거든. 그거 무슨 오류였어?", "kakao_t_payment"),
     ],
 )
 def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id: str) -> None:
@@ -758,6 +769,12 @@ def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id
         ("선물하기도 먹통이었어?", "affected_services", "gift"),
         ("PC도 먹통?", "affected_platforms", "pc"),
         ("카카오톡 선물하기는 정상이었나요?", "affected_services", "gift"),
+        # the question after a story, read alone
+        (
+            "친구한테 기프티콘 보내려는데 계속 오류가 났어. 선물하기도 그날 안 됐던 거야?",
+            "affected_services",
+            "gift",
+        ),
     ],
 )
 def test_question_about_a_thing_gets_its_answer_for_it(
@@ -787,3 +804,20 @@ def test_the_was_it_down_reading_needs_a_down_word_and_nothing_else_asked(
 ) -> None:
     reply = _conversation(engine, conversation)[-1]
     assert not (reply.answered and reply.intent_id == not_this), reply
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("출근길에 톡이 안 갔다. 언제 복구됐어?", "언제 복구됐어?"),
+        ("선물 보내려다 실패했는데 선물하기도 안 됐어?", "선물하기도 안 됐어?"),
+        ("보고를 문자로 함 ㅋㅋ 근데 사과는 했냐", "근데 사과는 했냐"),
+        ("재택 중이거든, 원인이 뭐래?", "원인이 뭐래?"),
+        # one sentence, or questions in a row (no story before them)
+        ("카톡 장애 원인이 뭐야?", None),
+        ("카톡 지금 되냐? 나만 안 되나", None),
+        ("카톡 먹통 된 날에 뭐 했는데?", None),
+    ],
+)
+def test_the_question_after_a_story_is_its_last_clause(text: str, question: str | None) -> None:
+    assert _question_part(text) == question

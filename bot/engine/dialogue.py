@@ -213,6 +213,41 @@ class Engine:
         Returns the query, the ranked candidates, the chosen intent (or None), the
         confidence in 0..1, and the reason for the decision.
         """
+        read = self._understand(text, previous)
+        if read[4] != "matched" or self._surely(read[1]):
+            return read
+        # A story told before the question ('친구 생일선물 보내려다 실패했는데 선물하기도
+        # 장애 있었어?') drowns the question in words no fact has: the question alone, when
+        # it is read more surely. The whole was read first, so nothing it declines (another
+        # incident, a fact not covered) is answered from its last clause.
+        tail = _question_part(text[:MAX_QUESTION_CHARS])
+        if tail is None:
+            return read
+        alone = self._understand(tail, previous)
+        if (
+            alone[2] is not None
+            and alone[3] > read[3]
+            and len(alone[0].content_stems) + len(alone[0].entities) >= 2
+            and not _POINTS_BACK.intersection(alone[0].stems)
+            and alone[2] in {c.intent_id for c in read[1][:3]}
+        ):
+            # The question stands on its own (it names its topic and points back at
+            # nothing in the story: '그거 무슨 오류였어' does), and the whole had thought
+            # of its reading too.
+            return alone
+        return read
+
+    def _surely(self, candidates: list[Candidate]) -> bool:
+        """Is the top candidate sure enough to answer, whatever its runner-up?"""
+        t = self.thresholds
+        top = candidates[0].score / 100.0
+        second = next((c for c in candidates if c.intent_id != candidates[0].intent_id), None)
+        gap = top - second.score / 100.0 if second else 1.0
+        return top >= t.answer or (top >= t.clear_answer and gap >= t.clear_margin)
+
+    def _understand(
+        self, text: str, previous: Turn | None = None
+    ) -> tuple[Query, list[Candidate], str | None, float, str]:
         # Nobody asks in more than a few sentences; reading only the start bounds the time
         # a 10,000-character message can take.
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
@@ -732,6 +767,29 @@ _ACKNOWLEDGED = re.compile(
 _QUESTION_FILLER = frozenset(
     {"뭐", "뭔", "무슨", "어떻", "어떻게", "뭐였", "뭐임", "뭔데", "what", "how"}
 )
+
+
+# Where a story ends and the question starts: the end of a sentence, or a clause that
+# sets the scene ('… 보내려다 실패했는데 …', '… 쓰고 있었거든 …'). Not a question mark:
+# what is asked before one is no story ('카톡 지금 되냐? 나만 안되나').
+_STORY_END_RE = re.compile(
+    r"(?<=[.!。…~ㅋㅎㅠㅜ;])\s+|\s+(?=(?:아\s)?근데\s)|(?<=[가-힣](?:는데|은데|던데|거든|잖아|니까|어서|아서))[.,]?\s+"
+)
+
+
+# Stems that point back at something said before: a clause with one is no question alone.
+_POINTS_BACK = frozenset(
+    {
+        *("그거", "그게", "그건", "그것", "그런", "그렇게", "그때", "그", "그래서", "그러면"),
+        *("이거", "이게", "이건", "이것", "이런", "이렇게", "이러면", "이럼", "저거", "저게"),
+    }
+)
+
+
+def _question_part(text: str) -> str | None:
+    """The last sentence or clause of a text told in several, or None for one."""
+    parts = [p for p in _STORY_END_RE.split(text.strip()) if p.strip()]
+    return parts[-1] if len(parts) > 1 else None
 
 
 def _is_a_question(query: Query) -> bool:
