@@ -29,6 +29,9 @@ from bot.language.question_type import question_kinds, stated_kinds
         ("왜 멈췄어", "reason"),
         ("누가 조사했어?", "person"),
         ("어떻게 된 거야", "manner"),
+        ("그 통계 어디서 나왔어?", "place"),  # where from: a source
+        ("이용시간 통계 출처는?", "place"),
+        ("어느 곳의 자료인가요?", "place"),
         ("When did it start?", "time"),
         ("What date was it?", "date"),
         ("How long did it last?", "length"),
@@ -36,6 +39,7 @@ from bot.language.question_type import question_kinds, stated_kinds
         ("Why did it happen?", "reason"),
         ("Who wrote the article?", "person"),
         ("How did users react?", "manner"),
+        ("Where do the usage figures come from?", "place"),
         ("KakaoStory reopened at what time?", "time"),  # the question phrase at the end
         ("카톡 몇 시 몇 분에 먹통 됨?", "time"),  # the minute of a time
         ("10시 몇분에 복구?", "time"),

@@ -279,6 +279,10 @@ class Engine:
             # Nothing of its own ('뭐라고 했는데?', '그래서?'; 'when?' asks a time): the
             # previous answer goes on.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
+        if self._answered(previous) and _who_said(query):
+            # '그건 누가 말했어?', 'who said that?': whose word the previous fact is; its
+            # answer says (카카오에 따르면, 일각에서는 …), with its source.
+            return query, [], previous.intent_id, 0.8, "follow_up_again"
         if query.only_entities:
             entity_id = self.index.most_specific_entity(query.entities)
             default = self.index.entities[entity_id].default_intent
@@ -773,7 +777,7 @@ _QUESTION_FILLER = frozenset(
 # sets the scene ('… 보내려다 실패했는데 …', '… 쓰고 있었거든 …'). Not a question mark:
 # what is asked before one is no story ('카톡 지금 되냐? 나만 안되나').
 _STORY_END_RE = re.compile(
-    r"(?<=[.!。…~ㅋㅎㅠㅜ;])\s+|\s+(?=(?:아\s)?근데\s)|(?<=[가-힣](?:는데|은데|던데|거든|잖아|니까|어서|아서))[.,]?\s+"
+    r"(?<=[.!。…~ㅋㅎㅠㅜ;])\s+|\s+(?=(?:아\s)?근데\s)|(?<=[가-힣](?:는데|은데|인데|던데|한데|거든|잖아|니까|어서|아서))[.,]?\s+"
 )
 
 
@@ -844,6 +848,36 @@ def _named_as_topic(query: Query) -> bool:
         if at >= 0 and query.cleaned[at + len(m.text) :].lstrip().startswith("쪽"):
             return True
     return False
+
+
+# Words of saying: asked with 'who' and nothing else, they ask whose word a fact is.
+_SAID = frozenset(
+    {
+        "말",
+        "말한",
+        "말했",
+        "말씀",
+        "얘기",
+        "주장",
+        "발표",
+        "said",
+        "say",
+        "says",
+        "claim",
+        "claimed",
+    }
+)
+
+
+def _who_said(query: Query) -> bool:
+    """'그건 누가 말했어?', 'who said that?': who, a word of saying, and nothing else."""
+    rest = [s for s in query.content_stems if s != "누" and s not in QUESTION_WORDS]
+    return (
+        "person" in query.kinds
+        and not query.entities
+        and any(s in _SAID for s in query.stems)
+        and all(s in _SAID for s in rest)
+    )
 
 
 def _bare(query: Query) -> bool:

@@ -348,7 +348,7 @@ _KIND_PENALTY = 12.0
 _KIND_USUAL = 0.05
 # 'manner' (어떻게) goes with any fact: '어떻게 된 거야?'.
 # Nor does 'reason' (왜): any fact can be asked why ('택시 결제 왜 안 됐어?').
-PENALISED_KINDS = frozenset({"time", "date", "length", "amount", "person", "reason"})
+PENALISED_KINDS = frozenset({"time", "date", "length", "amount", "person", "reason", "place"})
 # Share of the score given to the cosine with each intent's centroid.
 CENTROID_SHARE = 0.3
 _UBIQUITOUS_ENTITY = 4  # intents naming an entity before it stops pointing to one

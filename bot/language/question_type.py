@@ -25,6 +25,7 @@ _KOREAN: dict[str, re.Pattern[str]] = {
     "reason": re.compile(r"왜|이유|원인"),
     "person": re.compile(r"누가|누구"),
     "manner": re.compile(r"어떻게|어떡"),
+    "place": re.compile(r"어디|어느곳|출처"),
 }
 _ENGLISH: dict[str, re.Pattern[str]] = {
     "time": re.compile(r"\bwhen\b|\bwhat time\b|\bwhich time\b|\bat what\b"),
@@ -34,6 +35,7 @@ _ENGLISH: dict[str, re.Pattern[str]] = {
     "reason": re.compile(r"\bwhy\b|\bcause[sd]?\b|\breason\b|\bbecause\b"),
     "person": re.compile(r"\bwho\b"),
     "manner": re.compile(r"\bhow\b(?! (?:long|much|many))"),
+    "place": re.compile(r"\bwhere\b"),
 }
 # Question phrases that ask wherever they stand ('KakaoStory reopened at what time?'); a
 # bare 'when' or 'how' further on is a conjunction.
