@@ -125,6 +125,14 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         # When Kakao announced KakaoStory's cause: no phrasing with KakaoStory's own figure
         # explains the question, so it is not answered with KakaoStory's recovery time.
         ("카스 장애 원인 카카오가 언제 발표했어?", "not_covered"),
+        # facts the article lacks: a multiple of the traffic, what an inspection fixed, the
+        # taxi drivers' side, a government investigation, the maker of the equipment
+        ("연말연시 트래픽은 평소의 몇 배야?", "not_covered"),
+        ("카스 점검 때 뭘 고쳤대?", "not_covered"),
+        ("택시 기사님들은 콜을 못 받았어?", "not_covered"),
+        ("정부가 이번 장애 원인 조사했어?", "not_covered"),
+        ("문제 된 네트워크 장비 제조사는?", "not_covered"),
+        ("카카오가 서버 증설은 했어?", "not_covered"),
         # the state of things now: an outage now is not this one
         ("카톡 지금 되냐? 나만 안 되나", "other_incident"),
         ("지금 카톡 먹통인 거 맞아요?", "other_incident"),
@@ -319,6 +327,16 @@ def _conversation(
             "kakaostory",
             "3 p.m.",
         ),
+        # who said it: the previous fact again, which says whose word it is
+        ("카톡 먹통 원인이 뭐였어?", "그거 누가 한 말이야?", "official_cause", None, "카카오"),
+        (
+            "일각에선 원인을 뭐라고 봤어?",
+            "누가 그런 주장을 했는데?",
+            "speculated_cause",
+            None,
+            "일각",
+        ),
+        ("why did kakaotalk go down", "who said so?", "official_cause", None, "Kakao"),
     ],
 )
 def test_follow_up_uses_the_previous_turn(
@@ -744,6 +762,9 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         # '본' (suffered) says nothing of whom: the services, not the users
         ("피해 본 서비스", "affected_services"),
         ("피해 본 서비스들", "affected_services"),
+        # where a figure comes from: its source, not the figure
+        ("하루 이용시간 수치는 어느 곳 조사 자료야?", "stats_source"),
+        ("where did the usage numbers come from?", "stats_source"),
         # a story told before the question: the question is read alone when it stands alone
         (
             "회의 자료를 보내야 했는데 계속 실패했습니다. 메시지 전송 장애는 언제 끝났나요?",
