@@ -762,6 +762,8 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         # '본' (suffered) says nothing of whom: the services, not the users
         ("피해 본 서비스", "affected_services"),
         ("피해 본 서비스들", "affected_services"),
+        # what users went through: a description, not the yes-or-no 'was it everyone'
+        ("이용자들은 어떤 문제를 겪었어?", "symptoms"),
         # where a figure comes from: its source, not the figure
         ("하루 이용시간 수치는 어느 곳 조사 자료야?", "stats_source"),
         ("where did the usage numbers come from?", "stats_source"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.language.normalize import clean
-from bot.language.question_type import question_kinds, stated_kinds
+from bot.language.question_type import asks_what, question_kinds, stated_kinds
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,21 @@ def test_a_question_without_a_question_word_has_no_kind(question: str) -> None:
 )
 def test_stated_kinds_reads_the_figures_an_answer_gives(answer: str, stated: set[str]) -> None:
     assert stated_kinds(answer) == stated
+
+
+@pytest.mark.parametrize(
+    ("question", "what"),
+    [
+        ("어떤 문제를 겪었어?", True),
+        ("장애 원인이 무엇이었습니까?", True),
+        ("카톡 무슨 일이야", True),
+        ("what problems did users have", True),
+        ("which services went down", True),
+        ("모든 이용자가 겪었나요?", False),  # yes or no
+        ("몇 시에 복구됐어", False),
+        ("was everyone affected", False),
+        ("somewhat slow?", False),  # 'what' inside a word
+    ],
+)
+def test_asks_what_finds_a_question_for_a_description(question: str, what: bool) -> None:
+    assert asks_what(clean(question)) is what

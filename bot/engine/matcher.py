@@ -43,7 +43,7 @@ from bot.language.normalize import (
     verb_key,
     with_double_final,
 )
-from bot.language.question_type import question_kinds
+from bot.language.question_type import WHAT, asks_what, question_kinds
 
 YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 # '3월 5일', '3월5일': a day of the year (month, day).
@@ -742,13 +742,16 @@ class MatchIndex:
     def _learn_kinds(self) -> None:
         """Per kind of answer, the share of each intent's phrasings asking for it, scaled
         so that an intent asked that way now and then (_KIND_USUAL) fits fully."""
-        counts = {kind: np.zeros(len(self._group_ids)) for kind in PENALISED_KINDS}
+        counts = {kind: np.zeros(len(self._group_ids)) for kind in (*PENALISED_KINDS, WHAT)}
         starts = self._group_starts.tolist()
         for group, start in enumerate(starts):
             end = start + int(self._group_sizes[group])
             for text in self.utterance_text[start:end]:
-                for kind in question_kinds(clean(text)) & PENALISED_KINDS:
+                cleaned = clean(text)
+                for kind in question_kinds(cleaned) & PENALISED_KINDS:
                     counts[kind][group] += 1
+                if asks_what(cleaned):
+                    counts[WHAT][group] += 1
         sizes = np.maximum(self._group_sizes, 1)
         # A kind no intent answers (a count, when the article has none) says nothing.
         self.kind_fit = {
@@ -766,6 +769,10 @@ class MatchIndex:
         """Points off per intent that never answers the kind of thing the question asks."""
         fits = [self.kind_fit[k] for k in query.kinds if k in self.kind_fit]
         if not fits:
+            if not query.kinds and WHAT in self.kind_fit and asks_what(query.cleaned):
+                # Asked what, and no figure or reason: intents never asked what (a
+                # yes-or-no check, a length) lose as for any other kind.
+                return _KIND_PENALTY * (1.0 - self.kind_fit[WHAT])
             return None
         best: np.ndarray = np.maximum.reduce(fits) if len(fits) > 1 else fits[0]
         return _KIND_PENALTY * (1.0 - best)

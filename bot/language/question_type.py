@@ -47,6 +47,19 @@ _ENGLISH_ANYWHERE: dict[str, re.Pattern[str]] = {
 }
 
 
+# 'What' or 'which' asked of a thing ('어떤 문제를 겪었어?', 'what problems …'): a
+# description, where a yes-or-no question ('모든 이용자가 겪었어?') is checked. Weaker than
+# the kinds above, and no kind of its own: it is asked of nearly every fact.
+WHAT = "what"
+_WHAT_KOREAN = re.compile(r"무엇|어떤|무슨|뭐|뭘|뭔|어땠")
+_WHAT_ENGLISH = re.compile(r"\bwhat\b|\bwhich\b")
+
+
+def asks_what(cleaned: str) -> bool:
+    """Does the question ask what or which (a description)?"""
+    return bool(_WHAT_KOREAN.search(cleaned) or _WHAT_ENGLISH.search(cleaned))
+
+
 def question_kinds(cleaned: str) -> frozenset[str]:
     """The kinds of answer a question asks for (often none: '카카오스토리는?'). The
     patterns allow the usual slips of the question words ('언재', '멋시')."""
