@@ -337,6 +337,7 @@ def _conversation(
             "일각",
         ),
         ("why did kakaotalk go down", "who said so?", "official_cause", None, "Kakao"),
+        ("트래픽 때문이라는 분석도 있었어?", "누가 그랬는데?", "speculated_cause", None, "일각"),
     ],
 )
 def test_follow_up_uses_the_previous_turn(

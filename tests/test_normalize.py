@@ -536,6 +536,10 @@ def test_normalize_flags_english(text: str, english: bool) -> None:
         ("삼성", "삼성"),
         ("시월드 단톡방", "시월드 단톡방"),  # 월 inside another word
         ("구월동", "구월동"),
+        # a syllable's last two letters typed the wrong way round
+        ("카톡 원ㅇ니 뭐야", "카톡 원인 뭐야"),
+        ("로그ㅇ니 안 됐어", "로그인 안 됐어"),
+        ("카톡ㅋㅋ 원인", "카톡 원인"),  # laughter, not a letter of the next word
     ],
 )
 def test_clean_mends_how_people_type(text: str, expected: str) -> None:

@@ -18,6 +18,8 @@ from bot.language.question_type import asks_what, question_kinds, stated_kinds
         ("며칠이었어?", "date"),
         ("몇 월 몇 일?", "date"),
         ("장애 발생 일자를 알려줘", "date"),
+        ("몃일이었지", "date"),  # 몇일 for 며칠, mistyped again
+        ("몇칠날 멈췄어", "date"),
         ("얼마나 오래 안 됐어", "length"),
         ("몇 분 동안 먹통이었음", "length"),
         ("몇시간 걸렸어", "length"),

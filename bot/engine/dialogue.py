@@ -860,6 +860,7 @@ _SAID = frozenset(
         "얘기",
         "주장",
         "발표",
+        "그랬",  # '누가 그랬어?': who said so
         "said",
         "say",
         "says",
@@ -870,7 +871,8 @@ _SAID = frozenset(
 
 
 def _who_said(query: Query) -> bool:
-    """'그건 누가 말했어?', 'who said that?': who, a word of saying, and nothing else."""
+    """'그건 누가 말했어?', '누가 그랬어?', 'who said that?': who, a word of saying, and
+    nothing else."""
     rest = [s for s in query.content_stems if s != "누" and s not in QUESTION_WORDS]
     return (
         "person" in query.kinds

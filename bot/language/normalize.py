@@ -236,11 +236,32 @@ def nfkc(text: str) -> str:
 _MARKUP_RE = re.compile(r"</?[a-z][a-z0-9-]{0,15}(?:\s[^<>]{0,100})?>|&(?:[a-z]{2,8}|#\d{1,7});")
 
 
+# A consonant left alone inside a word, before an open syllable: the last two letters of a
+# syllable typed the wrong way round ('원ㅇ니' for 원인: ㅇ, ㄴ, ㅣ typed for ㅇ, ㅣ, ㄴ).
+# (After NFKC the consonant is a conjoining initial, U+1100-U+1112, in _CHOSEONG's order.)
+_TRANSPOSED_RE = re.compile(r"(?<=[가-힣])([ㄱ-ㅎ\u1100-\u1112])([가-힣])")
+# Initials that can close a syllable as they are (ㅇ opens one silently; ㄸ, ㅃ, ㅉ never close).
+_CLOSING = frozenset("ㄱㄲㄴㄷㄹㅁㅂㅅㅆㅈㅊㅋㅌㅍㅎ")
+
+
+def _untransposed(match: re.Match[str]) -> str:
+    consonant, syllable = match.group(1), match.group(2)
+    if "\u1100" <= consonant <= "\u1112":
+        consonant = _CHOSEONG[ord(consonant) - 0x1100]
+    parts = _syllable_parts(syllable)
+    if consonant not in _CHOSEONG or parts is None or parts[2] or parts[0] not in _CLOSING:
+        return match.group(0)
+    code = _CHOSEONG.index(consonant) * 588 + _JUNGSEONG.index(parts[1]) * 28
+    return chr(HANGUL_BASE + code + _JONGSEONG.index(parts[0]))
+
+
 def strip_noise(text: str) -> str:
     """Drop markup pasted along (<b>, &amp;), punctuation, symbols, emoji and bare-jamo
-    runs (ㅋㅋ, ㅠㅠ); keep words."""
+    runs (ㅋㅋ, ㅠㅠ); keep words, with a syllable's last two letters typed the wrong way
+    round put right ('원ㅇ니')."""
     text = _MARKUP_RE.sub(" ", text)
     text = "".join(ch if unicodedata.category(ch)[0] in "LNZ" else " " for ch in text)
+    text = _TRANSPOSED_RE.sub(_untransposed, text)
     text = _JAMO_NOISE_RE.sub(" ", text)
     text = _NON_WORD_RE.sub(" ", text)
     return _SPACES_RE.sub(" ", text).strip()

@@ -17,7 +17,9 @@ import re
 # so is '몇 시 몇 분' (the minute of a time, not minutes of a length).
 _KOREAN: dict[str, re.Pattern[str]] = {
     "time": re.compile(r"언[제재졔]|[몇멫멧멋몃]시(?!간)|시[몇멫멧멋몃]분|시각|시점|몇일날"),
-    "date": re.compile(r"며칠|몇일|날짜|일자(?!리)|[몇멫]월|요일|무슨날|어느날"),
+    "date": re.compile(
+        r"며칠|몇칠|[몇멫멧몃]일(?!간)|날짜|일자(?!리)|[몇멫]월|요일|무슨날|어느날"
+    ),
     "length": re.compile(
         r"얼마나(?:오[래레]|동안|걸|길|지속|갔|안[되됐된돼됬]|못|멈|먹통|뻗|마비|다운|끊)|(?<!시)[몇멫멧멋몃](?:분|초)|[몇멫멧멋몃]시간|동안|걸렸|걸린|걸리|걸려|오[래레]"
     ),
