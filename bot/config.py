@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         default=0.30, alias="BOT_CLEAR_ANSWER_THRESHOLD", ge=0, le=1
     )
     clear_margin: float = Field(default=0.10, alias="BOT_CLEAR_MARGIN", ge=0, le=1)
+    # A follow-up whose reading is the previous fact or one near it: the context backs it.
+    context_answer_threshold: float = Field(
+        default=0.40, alias="BOT_CONTEXT_ANSWER_THRESHOLD", ge=0, le=1
+    )
+    context_margin: float = Field(default=0.08, alias="BOT_CONTEXT_MARGIN", ge=0, le=1)
     context_ttl_seconds: float = Field(default=600.0, alias="BOT_CONTEXT_TTL", gt=0)
 
     # Telegram

@@ -187,6 +187,8 @@ def thresholds_from(settings: Settings) -> Thresholds:
         margin=settings.ambiguity_margin,
         clear_answer=settings.clear_answer_threshold,
         clear_margin=settings.clear_margin,
+        context_answer=settings.context_answer_threshold,
+        context_margin=settings.context_margin,
     )
 
 

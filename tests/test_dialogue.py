@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.answers import Reply
-from bot.engine.dialogue import ConversationMemory, Engine, Turn, _question_part
+from bot.engine.dialogue import ConversationMemory, Engine, Thresholds, Turn, _question_part
 from bot.knowledge.loader import Knowledge
 
 JSON_KEYS = {
@@ -845,3 +845,20 @@ def test_the_was_it_down_reading_needs_a_down_word_and_nothing_else_asked(
 )
 def test_the_question_after_a_story_is_its_last_clause(text: str, question: str | None) -> None:
     assert _question_part(text) == question
+
+
+@pytest.mark.parametrize(("context_answer", "answered"), [(0.40, True), (0.99, False)])
+def test_a_follow_up_near_the_previous_fact_is_answered_on_less(
+    knowledge: Knowledge, context_answer: float, answered: bool
+) -> None:
+    # Only the context threshold can answer here: the others are out of reach.
+    strict = Thresholds(answer=0.99, clear_answer=0.99, context_answer=context_answer)
+    engine = Engine(knowledge, strict)
+    memory = ConversationMemory()
+    memory.remember("chat", Turn("usage_stats", None, 100.0, "카톡 하루 이용시간 얼마였어?"))
+    after = engine.ask("그게 역대 최고야?", conversation="chat", memory=memory, now=101.0)
+    assert (after.kind == "answer") is answered, after.confidence
+    if answered:
+        assert after.intent_id == "usage_stats"
+    # The same question alone has no context to back it.
+    assert engine.ask("그게 역대 최고야?").kind != "answer"

@@ -101,6 +101,10 @@ class Thresholds:
     margin: float = 0.02
     clear_answer: float = 0.30  # answer below `answer` when the runner-up is far behind
     clear_margin: float = 0.10
+    # ... and below it too, when the reading is the previous fact or one near it (the
+    # same topic, or a fact the knowledge relates to it) and the runner-up is behind
+    context_answer: float = 0.40
+    context_margin: float = 0.08
 
 
 @dataclass(frozen=True)
@@ -431,6 +435,16 @@ class Engine:
             for e in named
         )
 
+    def _near(self, previous: Turn, intent_id: str) -> bool:
+        """Is the intent the previous turn's, of its topic, or one the knowledge relates
+        to it?"""
+        earlier = self.index.intents[previous.intent_id]
+        return (
+            intent_id == earlier.id
+            or intent_id in earlier.related
+            or intent_id in self._by_category.get(earlier.category, set())
+        )
+
     def _answers_kind(self, intent_id: str, kinds: frozenset[str]) -> bool:
         """Is the intent asked one of these kinds now and then?"""
         return any(self.index.kind_fits(intent_id, kind) for kind in kinds)
@@ -666,6 +680,9 @@ class Engine:
             )
             gap = (candidates[0].score - second.score) / 100.0 if second else 1.0
             clear = confidence >= t.clear_answer and gap >= t.clear_margin
+            if not clear and self._answered(previous) and self._near(previous, intent_id):
+                # '그게 다야? 더 자세한 건 안 나왔어?' after the cause: the context backs it.
+                clear = confidence >= t.context_answer and gap >= t.context_margin
             if confidence < t.suggest:
                 return compose_decline(self, text, "low_confidence", english, candidates)
             if not clear and (confidence < t.answer or gap < t.margin):

@@ -328,6 +328,7 @@ async def explain_why(update: Update, context: BotContext) -> None:
             for c in candidates[:5]
         ),
         f"thresholds: answer {t.answer}, clear {t.clear_answer}+{t.clear_margin}, "
+        f"in context {t.context_answer}+{t.context_margin}, "
         f"suggest {t.suggest}, margin {t.margin}",
     ]
     text = "\n".join(lines)
