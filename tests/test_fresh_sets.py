@@ -72,7 +72,15 @@ THRESHOLDS = {
     "fresh17": (0.98, 0.99, 0),
     "fresh18": (0.97, 0.99, 0),
     "fresh19": (0.93, 0.93, 4),
+    "fresh20": (0.95, 0.99, 1),
+    "fresh21": (0.98, 0.99, 0),
+    "fresh22": (0.97, 0.99, 1),
+    "fresh23": (0.98, 0.99, 1),
 }
+
+
+def test_every_fresh_set_has_thresholds() -> None:
+    assert {p.stem for p in DATA.glob("fresh*.jsonl")} == set(THRESHOLDS)
 
 
 @pytest.fixture(scope="module", params=sorted(THRESHOLDS))

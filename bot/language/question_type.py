@@ -14,9 +14,12 @@ import re
 
 # Korean patterns are matched on the text without spaces ('몇 분' and '몇분' alike),
 # English ones on the text with single spaces. '몇 시간' is a length, '몇 시' a time, and
-# so is '몇 시 몇 분' (the minute of a time, not minutes of a length).
+# so is '몇 시 몇 분' (the minute of a time, not minutes of a length). '… 시점까지' is
+# 'by then' ('기사 시점까지 규명됐어?'), no time asked.
 _KOREAN: dict[str, re.Pattern[str]] = {
-    "time": re.compile(r"언[제재졔]|[몇멫멧멋몃]시(?!간)|시[몇멫멧멋몃]분|시각|시점|몇일날"),
+    "time": re.compile(
+        r"언[제재졔]|[몇멫멧멋몃]시(?!간)|시[몇멫멧멋몃]분|시각|시점(?!까지)|몇일날"
+    ),
     "date": re.compile(
         r"며칠|몇칠|[몇멫멧몃]일(?!간)|날짜|일자(?!리)|[몇멫]월|요일|무슨날|어느날"
     ),
