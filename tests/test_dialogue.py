@@ -793,6 +793,10 @@ def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id
         ("선물하기도 먹통이었어?", "affected_services", "gift"),
         ("PC도 먹통?", "affected_platforms", "pc"),
         ("카카오톡 선물하기는 정상이었나요?", "affected_services", "gift"),
+        # a runner-up with nothing of its own for the thing is no rival
+        ("카카오T 앱도 장애 영향 받았어?", "affected_services", "kakao_t"),
+        ("폰 카톡도 장애 대상이었나요?", "affected_platforms", "mobile"),
+        ("플러스친구 메시지도 정상 아니었어?", "affected_services", "talk_channel"),
         # the question after a story, read alone
         (
             "친구한테 기프티콘 보내려는데 계속 오류가 났어. 선물하기도 그날 안 됐던 거야?",

@@ -205,6 +205,26 @@ class Engine:
             return previous.entity_id
         return None
 
+    def _thing_answered(self, intent_id: str, query: Query) -> str | None:
+        """The specific thing the question names (not one named all over the knowledge),
+        if the intent has its own answer for it."""
+        things = [e for e in query.entities if e not in self.index.ubiquitous_entities]
+        if not things:
+            return None
+        thing = self.index.most_specific_entity(things)
+        if not self._answers_for(intent_id, (thing,)):
+            return None
+        # ... and it states the figure asked, if any ('When was Talk Channel unavailable?':
+        # its answer says only that it was, so other readings stay in the running).
+        asked = query.kinds & FIGURE_KINDS
+        if "time" in asked:
+            asked |= {"date"}  # a 'when' is answered by a time or a date
+        if asked:
+            text, text_en, _quotes = answer_parts(self.index.intents[intent_id], thing)
+            if not asked & stated_kinds(f"{text} {text_en or ''}"):
+                return None
+        return thing
+
     def _quotes_for(self, intent_id: str, query: Query, previous: Turn | None) -> frozenset[str]:
         entity_id = self._entity_for(intent_id, query, previous)
         return frozenset(answer_parts(self.index.intents[intent_id], entity_id)[2])
@@ -669,12 +689,17 @@ class Engine:
             # The runner-up that would say something else: an intent giving the same fact
             # from the same sentences (the entity's answer) is no reason to hesitate.
             said = self._quotes_for(intent_id, query, previous)
+            # ... nor is one with nothing of its own for the thing asked about, when the
+            # reading has ('PC버전도 메시지 안 갔나요?': the platforms' answer for the PC,
+            # not the symptoms in general).
+            thing = self._thing_answered(intent_id, query)
             second = next(
                 (
                     c
                     for c in candidates[1:]
                     if c.intent_id != intent_id
                     and self._quotes_for(c.intent_id, query, previous) != said
+                    and (thing is None or self._answers_for(c.intent_id, (thing,)))
                 ),
                 None,
             )
