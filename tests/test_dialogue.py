@@ -338,6 +338,7 @@ def _conversation(
         ),
         ("why did kakaotalk go down", "who said so?", "official_cause", None, "Kakao"),
         ("트래픽 때문이라는 분석도 있었어?", "누가 그랬는데?", "speculated_cause", None, "일각"),
+        ("카톡 장애 원인이 뭐야?", "누가 말한 거야?", "official_cause", None, "카카오"),
     ],
 )
 def test_follow_up_uses_the_previous_turn(
@@ -765,6 +766,20 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         ("피해 본 서비스들", "affected_services"),
         # what users went through: a description, not the yes-or-no 'was it everyone'
         ("이용자들은 어떤 문제를 겪었어?", "symptoms"),
+        # ... but 뭐 as filler, and an English 'what', ask no description
+        ("장애 시간은 뭐 어느 정도야?", "outage_duration"),
+        ("what was the impact on users?", "affected_users"),
+        # 어디 asking which, not where from
+        ("어디 서비스가 안 됐어?", "affected_services"),
+        ("카톡 말고 어디가 또 안 됐어?", "affected_services"),
+        # words near a not-covered or other-incident term that ask what the article says
+        ("카카오T 콜이 안 잡혔어?", "kakao_t_payment"),
+        ("카톡 메시지가 안 날아가던데 원인이 뭐야?", "official_cause"),
+        ("정부 통계야 랭키닷컴 조사야?", "stats_source"),
+        ("지금까지 장애 시간은 얼마나 되나요?", "outage_duration"),
+        ("그 월요일은 카톡 장애 몇 시에 시작됐어?", "outage_start"),
+        ("월요일이었는데 카톡 왜 안 됐어?", "official_cause"),
+        ("구체적으로 재발 방지에 대해 뭐라고 했어?", "apology"),
         # where a figure comes from: its source, not the figure
         ("하루 이용시간 수치는 어느 곳 조사 자료야?", "stats_source"),
         ("where did the usage numbers come from?", "stats_source"),
@@ -797,6 +812,8 @@ def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id
         ("카카오T 앱도 장애 영향 받았어?", "affected_services", "kakao_t"),
         ("폰 카톡도 장애 대상이었나요?", "affected_platforms", "mobile"),
         ("플러스친구 메시지도 정상 아니었어?", "affected_services", "talk_channel"),
+        # the question after a story, read alone, of the thing the story named
+        ("친구가 카카오스토리에 글 올리려다 실패했대. 언제 복구됐어?", "outage_end", "kakaostory"),
         # the question after a story, read alone
         (
             "친구한테 기프티콘 보내려는데 계속 오류가 났어. 선물하기도 그날 안 됐던 거야?",
@@ -866,3 +883,17 @@ def test_a_follow_up_near_the_previous_fact_is_answered_on_less(
         assert after.intent_id == "usage_stats"
     # The same question alone has no context to back it.
     assert engine.ask("그게 역대 최고야?").kind != "answer"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # the question alone would be KakaoTalk's recovery: it goes on the story instead
+        "택시 타고 내리는데 등록카드가 안 보였거든. 언제 복구됐어?",
+        # a story naming a thing, then a question that leaves it out
+        "카카오스토리 하려는데 아예 안 들어가지더라. 얼마나 오래 안 됐어?",
+    ],
+)
+def test_a_question_going_on_a_story_is_not_read_without_it(engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    assert not (reply.answered and reply.entity_id is None), reply

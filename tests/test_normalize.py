@@ -540,6 +540,11 @@ def test_normalize_flags_english(text: str, english: bool) -> None:
         ("카톡 원ㅇ니 뭐야", "카톡 원인 뭐야"),
         ("로그ㅇ니 안 됐어", "로그인 안 됐어"),
         ("카톡ㅋㅋ 원인", "카톡 원인"),  # laughter, not a letter of the next word
+        ("아ㄴ되던 서비스", "안되던 서비스"),  # a final typed apart
+        ("와ㅋ카카오스토리는", "와 카카오스토리는"),  # one ㅋ or ㅎ is laughter
+        ("됐어ㅎ그럼", "됐어 그럼"),
+        ("웃겨ㅋ 원인", "웃겨 원인"),
+        ("안 돼ㅠ 왜", "안 돼 왜"),
     ],
 )
 def test_clean_mends_how_people_type(text: str, expected: str) -> None:

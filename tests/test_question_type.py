@@ -100,12 +100,13 @@ def test_stated_kinds_reads_the_figures_an_answer_gives(answer: str, stated: set
         ("어떤 문제를 겪었어?", True),
         ("장애 원인이 무엇이었습니까?", True),
         ("카톡 무슨 일이야", True),
-        ("what problems did users have", True),
-        ("which services went down", True),
+        ("카톡 뭐가 안 됐어?", True),
         ("모든 이용자가 겪었나요?", False),  # yes or no
         ("몇 시에 복구됐어", False),
-        ("was everyone affected", False),
-        ("somewhat slow?", False),  # 'what' inside a word
+        ("장애 시간은 뭐 어느 정도야?", False),  # 뭐 alone as filler
+        # English asks nearly everything with 'what': it tells no description apart
+        ("what problems did users have", False),
+        ("which services went down", False),
     ],
 )
 def test_asks_what_finds_a_question_for_a_description(question: str, what: bool) -> None:

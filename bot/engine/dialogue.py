@@ -50,6 +50,10 @@ SPECIFIC_LEAD = 3.0
 # what the question is about ('톡채널에서는 어떤 문제가 있었어?'): in place of SPECIFIC_MARGIN.
 TOPIC_MARGIN = 10.0
 MAX_QUESTION_CHARS = 300
+# A question told after a story is read alone unless the whole is this sure; its reading
+# alone must then lead the whole's by STORY_LEAD if the whole would be answered anyway.
+STORY_SURE = 0.60
+STORY_LEAD = 0.10
 # Korean second-person words: a question addressed to the bot about itself.
 ABOUT_THE_BOT = frozenset(
     {"너", "넌", "너는", "너가", "니가", "네가", "너의", "니", "너도", "너한테"}
@@ -214,6 +218,8 @@ class Engine:
         thing = self.index.most_specific_entity(things)
         if not self._answers_for(intent_id, (thing,)):
             return None
+        if query.kinds and not self._answers_kind(intent_id, query.kinds):
+            return None  # 'PC카톡 로그인이 안 됐어. 원인이 뭐야?': the PC's fact tells no cause
         # ... and it states the figure asked, if any ('When was Talk Channel unavailable?':
         # its answer says only that it was, so other readings stay in the running).
         asked = query.kinds & FIGURE_KINDS
@@ -238,26 +244,32 @@ class Engine:
         confidence in 0..1, and the reason for the decision.
         """
         read = self._understand(text, previous)
-        if read[4] != "matched" or self._surely(read[1]):
+        if read[4] != "matched" or read[3] >= STORY_SURE:
             return read
         # A story told before the question ('친구 생일선물 보내려다 실패했는데 선물하기도
         # 장애 있었어?') drowns the question in words no fact has: the question alone, when
-        # it is read more surely. The whole was read first, so nothing it declines (another
-        # incident, a fact not covered) is answered from its last clause.
+        # it is read more surely (by STORY_LEAD when the whole would be answered anyway).
+        # The whole was read first, so nothing it declines (another incident, a fact not
+        # covered) is answered from its last clause.
         tail = _question_part(text[:MAX_QUESTION_CHARS])
         if tail is None:
             return read
         alone = self._understand(tail, previous)
+        lead = STORY_LEAD if self._surely(read[1]) else 0.0
+        named = {e for e in read[0].entities if e not in self.index.ubiquitous_entities}
         if (
-            alone[2] is not None
-            and alone[3] > read[3]
-            and len(alone[0].content_stems) + len(alone[0].entities) >= 2
+            alone[4] == "matched"
+            and alone[3] > read[3] + lead
+            and len(_topic_words(alone[0])) + len(alone[0].entities) >= 2
             and not _POINTS_BACK.intersection(alone[0].stems)
+            and named <= set(alone[0].entities)
             and alone[2] in {c.intent_id for c in read[1][:3]}
         ):
-            # The question stands on its own (it names its topic and points back at
-            # nothing in the story: '그거 무슨 오류였어' does), and the whole had thought
-            # of its reading too.
+            # The question stands on its own: it names its topic (two words or things
+            # besides the question words; '언제 복구됐어?' goes on the story), points back
+            # at nothing in the story ('그거 무슨 오류였어' does), and leaves out nothing
+            # the story named ('카카오스토리에 글 올리려다 실패했대. 언제 복구됐어?'); and
+            # the whole had thought of its reading too.
             return alone
         return read
 
@@ -832,6 +844,11 @@ _POINTS_BACK = frozenset(
 )
 
 
+def _topic_words(query: Query) -> list[str]:
+    """The question's own words that are no question words ('언제 복구됐어?': 복구)."""
+    return [s for s in query.content_stems if not _asks(s)]
+
+
 def _question_part(text: str) -> str | None:
     """The last sentence or clause of a text told in several, or None for one."""
     parts = [p for p in _STORY_END_RE.split(text.strip()) if p.strip()]
@@ -897,6 +914,7 @@ _SAID = frozenset(
     {
         "말",
         "말한",
+        "말하",
         "말했",
         "말씀",
         "얘기",

@@ -236,33 +236,52 @@ def nfkc(text: str) -> str:
 _MARKUP_RE = re.compile(r"</?[a-z][a-z0-9-]{0,15}(?:\s[^<>]{0,100})?>|&(?:[a-z]{2,8}|#\d{1,7});")
 
 
-# A consonant left alone inside a word, before an open syllable: the last two letters of a
-# syllable typed the wrong way round ('원ㅇ니' for 원인: ㅇ, ㄴ, ㅣ typed for ㅇ, ㅣ, ㄴ).
-# (After NFKC the consonant is a conjoining initial, U+1100-U+1112, in _CHOSEONG's order.)
-_TRANSPOSED_RE = re.compile(r"(?<=[가-힣])([ㄱ-ㅎ\u1100-\u1112])([가-힣])")
+# A consonant left alone inside a word: a final typed apart ('아ㄴ되던' for 안되던), when
+# the syllable before it is open; else a syllable's last two letters typed the wrong way
+# round ('원ㅇ니' for 원인: ㅇ, ㄴ, ㅣ typed for ㅇ, ㅣ, ㄴ), when the next is open. ㅋ and
+# ㅎ are laughter ('와ㅋ카카오스토리', '됐어ㅎ그럼'): a space. After NFKC the consonant is
+# a conjoining initial (U+1100-U+1112, in _CHOSEONG's order), so both forms are read.
+_LONE_CONSONANT_RE = re.compile(r"(?<=[가-힣])([ㄱ-ㅎ\u1100-\u1112])(?=[가-힣])")
+_LAUGHTER = frozenset("ㅋㅎ")
+# One ㅋ, ㅎ, ㅠ or ㅜ anywhere is laughter or tears ('웃겨ㅋ', '안 돼ㅠ'), in either form.
+_LAUGH_CRY_RE = re.compile("[ㅋㅎㅠㅜ\u110f\u1112\u116e\u1172]")
 # Initials that can close a syllable as they are (ㅇ opens one silently; ㄸ, ㅃ, ㅉ never close).
 _CLOSING = frozenset("ㄱㄲㄴㄷㄹㅁㅂㅅㅆㅈㅊㅋㅌㅍㅎ")
 
 
-def _untransposed(match: re.Match[str]) -> str:
-    consonant, syllable = match.group(1), match.group(2)
-    if "\u1100" <= consonant <= "\u1112":
-        consonant = _CHOSEONG[ord(consonant) - 0x1100]
-    parts = _syllable_parts(syllable)
-    if consonant not in _CHOSEONG or parts is None or parts[2] or parts[0] not in _CLOSING:
-        return match.group(0)
-    code = _CHOSEONG.index(consonant) * 588 + _JUNGSEONG.index(parts[1]) * 28
-    return chr(HANGUL_BASE + code + _JONGSEONG.index(parts[0]))
+def _compose(initial: str, vowel: str, final: str) -> str:
+    code = _CHOSEONG.index(initial) * 588 + _JUNGSEONG.index(vowel) * 28
+    return chr(HANGUL_BASE + code + _JONGSEONG.index(final))
+
+
+def _place_lone_consonants(text: str) -> str:
+    """Put a lone consonant inside a word back in its syllable, where it plainly belongs."""
+    chars = list(text)
+    for match in reversed(list(_LONE_CONSONANT_RE.finditer(text))):
+        n = match.start()
+        consonant = chars[n]
+        if "\u1100" <= consonant <= "\u1112":
+            consonant = _CHOSEONG[ord(consonant) - 0x1100]
+        before, after = _syllable_parts(chars[n - 1]), _syllable_parts(chars[n + 1])
+        if consonant in _LAUGHTER:
+            chars[n] = " "  # '와ㅋ카카오스토리': laughter between words
+        elif consonant not in _CHOSEONG or before is None or after is None:
+            continue
+        elif not before[2] and consonant in _CLOSING:
+            chars[n - 1 : n + 1] = [_compose(*before[:2], consonant), ""]
+        elif not after[2] and after[0] in _CLOSING:
+            chars[n : n + 2] = [_compose(consonant, after[1], after[0]), ""]
+    return "".join(chars)
 
 
 def strip_noise(text: str) -> str:
     """Drop markup pasted along (<b>, &amp;), punctuation, symbols, emoji and bare-jamo
-    runs (ㅋㅋ, ㅠㅠ); keep words, with a syllable's last two letters typed the wrong way
-    round put right ('원ㅇ니')."""
+    runs (ㅋㅋ, ㅠㅠ); keep words, with a consonant typed apart put back in its syllable
+    ('아ㄴ되던', '원ㅇ니')."""
     text = _MARKUP_RE.sub(" ", text)
     text = "".join(ch if unicodedata.category(ch)[0] in "LNZ" else " " for ch in text)
-    text = _TRANSPOSED_RE.sub(_untransposed, text)
-    text = _JAMO_NOISE_RE.sub(" ", text)
+    text = _place_lone_consonants(text)
+    text = _JAMO_NOISE_RE.sub(" ", _LAUGH_CRY_RE.sub(" ", text))
     text = _NON_WORD_RE.sub(" ", text)
     return _SPACES_RE.sub(" ", text).strip()
 

@@ -30,7 +30,11 @@ _KOREAN: dict[str, re.Pattern[str]] = {
     "reason": re.compile(r"왜|이유|원인"),
     "person": re.compile(r"누가|누구"),
     "manner": re.compile(r"어떻게|어떡"),
-    "place": re.compile(r"어디|어느곳|출처"),
+    # where from: a source ('어디서 나온', '어디 자료', '출처'); not '어디가 안 됐어?' (which)
+    "place": re.compile(
+        r"출처|어느곳|어디(?:서|에서)(?!비스)|어디인[가지]|"
+        r"어디(?:자료|기사|통계|조사|신문|언론|매체|업체|회사|기관|부처|거|꺼|껀|건|에)"
+    ),
 }
 _ENGLISH: dict[str, re.Pattern[str]] = {
     "time": re.compile(r"\bwhen\b|\bwhat time\b|\bwhich time\b|\bat what\b"),
@@ -52,17 +56,17 @@ _ENGLISH_ANYWHERE: dict[str, re.Pattern[str]] = {
 }
 
 
-# 'What' or 'which' asked of a thing ('어떤 문제를 겪었어?', 'what problems …'): a
-# description, where a yes-or-no question ('모든 이용자가 겪었어?') is checked. Weaker than
-# the kinds above, and no kind of its own: it is asked of nearly every fact.
+# 'What' or 'which' asked of a thing ('어떤 문제를 겪었어?'): a description, where a
+# yes-or-no question ('모든 이용자가 겪었어?') is checked. No kind of its own: it is asked
+# of nearly every fact. Korean only: English asks nearly everything with 'what' ('what was
+# the impact on users?' asks how many), and '뭐' alone is often filler ('뭐 어느 정도야?').
 WHAT = "what"
-_WHAT_KOREAN = re.compile(r"무엇|어떤|무슨|뭐|뭘|뭔|어땠")
-_WHAT_ENGLISH = re.compile(r"\bwhat\b|\bwhich\b")
+_WHAT_KOREAN = re.compile(r"무엇|어떤|무슨|뭐(?:가|였|야|임|예|에|냐)|뭘|뭔|어땠")
 
 
 def asks_what(cleaned: str) -> bool:
-    """Does the question ask what or which (a description)?"""
-    return bool(_WHAT_KOREAN.search(cleaned) or _WHAT_ENGLISH.search(cleaned))
+    """Does the (Korean) question ask what or which (a description)?"""
+    return bool(_WHAT_KOREAN.search(cleaned))
 
 
 def question_kinds(cleaned: str) -> frozenset[str]:
