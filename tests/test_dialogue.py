@@ -133,6 +133,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("정부가 이번 장애 원인 조사했어?", "not_covered"),
         ("문제 된 네트워크 장비 제조사는?", "not_covered"),
         ("카카오가 서버 증설은 했어?", "not_covered"),
+        ("질본 챗봇 상담은 몇 건이나 못 했어?", "not_covered"),  # a count it never gives
+        ("장애 이후에 카톡 이용자가 줄었어?", "not_covered"),  # after that day
         # the state of things now: an outage now is not this one
         ("카톡 지금 되냐? 나만 안 되나", "other_incident"),
         ("지금 카톡 먹통인 거 맞아요?", "other_incident"),
@@ -339,6 +341,7 @@ def _conversation(
         ("why did kakaotalk go down", "who said so?", "official_cause", None, "Kakao"),
         ("트래픽 때문이라는 분석도 있었어?", "누가 그랬는데?", "speculated_cause", None, "일각"),
         ("카톡 장애 원인이 뭐야?", "누가 말한 거야?", "official_cause", None, "카카오"),
+        ("카톡 장애 원인이 뭐야?", "그거 누가 설명했어?", "official_cause", None, "카카오"),
     ],
 )
 def test_follow_up_uses_the_previous_turn(

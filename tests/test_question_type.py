@@ -80,14 +80,17 @@ def test_a_question_without_a_question_word_has_no_kind(question: str) -> None:
     ("answer", "stated"),
     [
         ("오전 8시 58분부터 10시 17분까지", {"time", "length", "amount"}),
-        ("2016년 9월 경주 지진 발생 직후 편입했습니다.", {"date", "amount"}),
+        ("2016년 9월 경주 지진 발생 직후 편입했습니다.", {"date"}),  # a year is no count
         ("약 1시간 20분(80분)간 이어졌습니다.", {"length", "amount"}),  # 시간: no time of day
         ("a market research firm", set()),  # no month in 'market'
         ("in March", {"date"}),
         ("기사에는 이용자 수가 나오지 않습니다.", set()),
         ("It lasted about 80 minutes.", {"length", "amount"}),
-        ("KakaoStory resumed at 3 p.m.", {"time", "amount"}),
-        ("on 2 March 2020", {"date", "amount"}),
+        ("KakaoStory resumed at 3 p.m.", {"time"}),
+        ("on 2 March 2020", {"date"}),
+        ("코로나19 확산으로", set()),  # a number inside a name is no count
+        ("종목코드 035720", set()),
+        ("41분 17초", {"length", "amount"}),
     ],
 )
 def test_stated_kinds_reads_the_figures_an_answer_gives(answer: str, stated: set[str]) -> None:

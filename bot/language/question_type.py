@@ -98,7 +98,12 @@ _STATED: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "length": re.compile(r"\d\s*(?:시간|분|초)|\b(?:hours?|minutes?|seconds?)\b", re.IGNORECASE),
-    "amount": re.compile(r"\d"),
+    # a number of something, not one inside a name ('코로나19', the stock code 035720)
+    "amount": re.compile(
+        r"\d\s*(?:명|개|건|배|%|퍼센트|프로|만|천|억|위|분|초|시간|원)"
+        r"|\d\s*(?:people|users|times|percent|minutes|seconds|hours)\b",
+        re.IGNORECASE,
+    ),
 }
 FIGURE_KINDS = frozenset(_STATED)
 
