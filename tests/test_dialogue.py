@@ -135,6 +135,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("카카오가 서버 증설은 했어?", "not_covered"),
         ("질본 챗봇 상담은 몇 건이나 못 했어?", "not_covered"),  # a count it never gives
         ("장애 이후에 카톡 이용자가 줄었어?", "not_covered"),  # after that day
+        ("그날 카톡 주가는 어땠어?", "not_covered"),
+        ("먹통 때 보낸 톡은 나중에 다시 전송됐어?", "not_covered"),
         # the state of things now: an outage now is not this one
         ("카톡 지금 되냐? 나만 안 되나", "other_incident"),
         ("지금 카톡 먹통인 거 맞아요?", "other_incident"),
@@ -342,6 +344,14 @@ def _conversation(
         ("트래픽 때문이라는 분석도 있었어?", "누가 그랬는데?", "speculated_cause", None, "일각"),
         ("카톡 장애 원인이 뭐야?", "누가 말한 거야?", "official_cause", None, "카카오"),
         ("카톡 장애 원인이 뭐야?", "그거 누가 설명했어?", "official_cause", None, "카카오"),
+        # why that is said: the previous answer says
+        (
+            "재난 대응에서 카톡 역할에 의문이 나왔다며?",
+            "왜 그런 얘기가 나와?",
+            "udms_concern",
+            None,
+            "의문",
+        ),
     ],
 )
 def test_follow_up_uses_the_previous_turn(

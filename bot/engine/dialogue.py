@@ -315,6 +315,9 @@ class Engine:
             # Nothing of its own ('뭐라고 했는데?', '그래서?'; 'when?' asks a time): the
             # previous answer goes on.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
+        if self._answered(previous) and _why_said(query):
+            # '왜 그런 말이 나온 거야?': why that is said; the previous answer says.
+            return query, [], previous.intent_id, 0.8, "follow_up_again"
         if self._answered(previous) and _who_said(query):
             # '그건 누가 말했어?', 'who said that?': whose word the previous fact is; its
             # answer says (카카오에 따르면, 일각에서는 …), with its source.
@@ -934,6 +937,26 @@ _SAID = frozenset(
         "claimed",
     }
 )
+
+
+# Words for talk, and for it coming up ('그런 말이 나온', '그 얘기가 왜 나와').
+_TALK = frozenset({"말", "얘기", "소리", "지적", "주장"})
+_COMES_UP = frozenset({"나온", "나와", "나오", "나", "나왔", "돈", "돌았"})
+
+
+def _why_said(query: Query) -> bool:
+    """'왜 그런 말이 나온 거야?': why, that (그런, 그), talk, and nothing else."""
+    stems = set(query.stems)
+    rest = [
+        s for s in query.content_stems if not _asks(s) and s not in _TALK and s not in _COMES_UP
+    ]
+    return (
+        "reason" in query.kinds
+        and not query.entities
+        and bool(stems & {"그런", "그", "그거", "그게", "그건", "이런"})
+        and bool(stems & _TALK)
+        and not rest
+    )
 
 
 def _who_said(query: Query) -> bool:
