@@ -344,6 +344,16 @@ def _conversation(
         ("트래픽 때문이라는 분석도 있었어?", "누가 그랬는데?", "speculated_cause", None, "일각"),
         ("카톡 장애 원인이 뭐야?", "누가 말한 거야?", "official_cause", None, "카카오"),
         ("카톡 장애 원인이 뭐야?", "그거 누가 설명했어?", "official_cause", None, "카카오"),
+        # the thing itself ('본체', '자체'): the same fact in general
+        ("카카오스토리 복구는 언제 됐어?", "카톡 자체는?", "outage_end", None, "10시 17분"),
+        # as of when a figure is: the figure's own answer
+        (
+            "카톡 하루 이용시간 몇 분이었어?",
+            "그거 언제 기준이야?",
+            "usage_stats",
+            None,
+            "2월 셋째 주",
+        ),
         # why that is said: the previous answer says
         (
             "재난 대응에서 카톡 역할에 의문이 나왔다며?",

@@ -153,6 +153,8 @@ FILLER_STEMS = frozenset(
         "부탁해",
         "여쭙",  # '여쭙고 싶습니다': I would like to ask
         "여쭤",
+        "본체",  # '카톡 본체는?': KakaoTalk itself
+        "자체",
         "말해줘",
         "해줘",
         "요",
