@@ -137,6 +137,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("장애 이후에 카톡 이용자가 줄었어?", "not_covered"),  # after that day
         ("그날 카톡 주가는 어땠어?", "not_covered"),
         ("먹통 때 보낸 톡은 나중에 다시 전송됐어?", "not_covered"),
+        ("연말연시 때 카톡 하루 이용시간은 보통 몇 분이야?", "not_covered"),
+        ("질본 채널은 친구 추가 어떻게 해?", "not_covered"),
         # the state of things now: an outage now is not this one
         ("카톡 지금 되냐? 나만 안 되나", "other_incident"),
         ("지금 카톡 먹통인 거 맞아요?", "other_incident"),
@@ -346,6 +348,8 @@ def _conversation(
         ("카톡 장애 원인이 뭐야?", "그거 누가 설명했어?", "official_cause", None, "카카오"),
         # the thing itself ('본체', '자체'): the same fact in general
         ("카카오스토리 복구는 언제 됐어?", "카톡 자체는?", "outage_end", None, "10시 17분"),
+        # 열리 (reopened) is recovery: the same question of KakaoTalk is its recovery
+        ("카스 몇 시에 다시 열렸어?", "그럼 카톡은?", "outage_end", None, "10시 17분"),
         # as of when a figure is: the figure's own answer
         (
             "카톡 하루 이용시간 몇 분이었어?",
