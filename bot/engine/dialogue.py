@@ -212,19 +212,17 @@ class Engine:
     def _thing_answered(self, intent_id: str, query: Query) -> str | None:
         """The specific thing the question names (not one named all over the knowledge),
         if the intent has its own answer for it."""
-        things = [e for e in query.entities if e not in self.index.ubiquitous_entities]
+        things = self.index.specific_entities(query.entities)
         if not things:
             return None
-        thing = self.index.most_specific_entity(things)
+        thing = things[0]
         if not self._answers_for(intent_id, (thing,)):
             return None
         if query.kinds and not self._answers_kind(intent_id, query.kinds):
             return None  # 'PC카톡 로그인이 안 됐어. 원인이 뭐야?': the PC's fact tells no cause
         # ... and it states the figure asked, if any ('When was Talk Channel unavailable?':
         # its answer says only that it was, so other readings stay in the running).
-        asked = query.kinds & FIGURE_KINDS
-        if "time" in asked:
-            asked |= {"date"}  # a 'when' is answered by a time or a date
+        asked = _figures_asked(query)
         if asked:
             text, text_en, _quotes = answer_parts(self.index.intents[intent_id], thing)
             if not asked & stated_kinds(f"{text} {text_en or ''}"):
@@ -256,7 +254,7 @@ class Engine:
             return read
         alone = self._understand(tail, previous)
         lead = STORY_LEAD if self._surely(read[1]) else 0.0
-        named = {e for e in read[0].entities if e not in self.index.ubiquitous_entities}
+        named = set(self.index.specific_entities(read[0].entities))
         if (
             alone[4] == "matched"
             and alone[3] > read[3] + lead
@@ -315,12 +313,10 @@ class Engine:
             # Nothing of its own ('뭐라고 했는데?', '그래서?'; 'when?' asks a time): the
             # previous answer goes on.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
-        if self._answered(previous) and _why_said(query):
-            # '왜 그런 말이 나온 거야?': why that is said; the previous answer says.
-            return query, [], previous.intent_id, 0.8, "follow_up_again"
-        if self._answered(previous) and _who_said(query):
-            # '그건 누가 말했어?', 'who said that?': whose word the previous fact is; its
-            # answer says (카카오에 따르면, 일각에서는 …), with its source.
+        if self._answered(previous) and (_why_said(query) or _who_said(query)):
+            # '왜 그런 말이 나온 거야?', '그건 누가 말했어?', 'who said that?': why that is
+            # said, or whose word the previous fact is; its answer says (카카오에 따르면,
+            # 일각에서는 …), with its source.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
         if query.only_entities:
             entity_id = self.index.most_specific_entity(query.entities)
@@ -443,9 +439,7 @@ class Engine:
         if query.asked or not query.content_stems:
             return None
         things = [
-            e
-            for e in query.entities
-            if e not in self.index.ubiquitous_entities and self.index.entities[e].kind
+            e for e in self.index.specific_entities(query.entities) if self.index.entities[e].kind
         ]
         stems = query.content_stems
         says_down = any(s in _DOWN_WORDS for s in stems) and all(
@@ -498,10 +492,8 @@ class Engine:
         """Does the question ask a figure (a time, a date, a length, a number) that the
         intent's answers never state, and that its phrasings rarely ask? ('몇 명이
         피해봤어?' is asked of the affected users often: their answer says the article
-        gives no number.) A 'when' is answered by a time or a date."""
-        asked = query.kinds & FIGURE_KINDS
-        if "time" in asked:
-            asked |= {"date"}
+        gives no number.)"""
+        asked = _figures_asked(query)
         if not asked or asked & self._stated[intent_id]:
             return False
         return not self._answers_kind(intent_id, asked)
@@ -856,6 +848,13 @@ def _question_part(text: str) -> str | None:
     """The last sentence or clause of a text told in several, or None for one."""
     parts = [p for p in _STORY_END_RE.split(text.strip()) if p.strip()]
     return parts[-1] if len(parts) > 1 else None
+
+
+def _figures_asked(query: Query) -> frozenset[str]:
+    """The figures the question asks for (a time, a date, a length, a number); a 'when' is
+    answered by a time or a date."""
+    asked = query.kinds & FIGURE_KINDS
+    return asked | {"date"} if "time" in asked else asked
 
 
 def _is_a_question(query: Query) -> bool:

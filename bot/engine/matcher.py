@@ -1271,7 +1271,12 @@ class MatchIndex:
         """Of the things a question names, the first that is not named all over the
         knowledge ('카톡이 통합재난관리시스템이라며?' is about the disaster system, not
         KakaoTalk in general); the first named if all are."""
-        return next((e for e in entity_ids if e not in self.ubiquitous_entities), entity_ids[0])
+        specific = self.specific_entities(entity_ids)
+        return specific[0] if specific else entity_ids[0]
+
+    def specific_entities(self, entity_ids: Sequence[str]) -> list[str]:
+        """The things named that are not named all over the knowledge, in order."""
+        return [e for e in entity_ids if e not in self.ubiquitous_entities]
 
     def _rival_phrasings(self, query: Query) -> np.ndarray | None:
         """Phrasings naming another thing of a kind the question names, and none the

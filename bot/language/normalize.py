@@ -727,9 +727,7 @@ def verb_key(word: str) -> str | None:
     if parts is None:
         return None
     initial, vowel, _final = parts
-    vowel = _UNCONTRACT.get(vowel, vowel)
-    code = HANGUL_BASE + _CHOSEONG.index(initial) * 588 + _JUNGSEONG.index(vowel) * 28
-    return word[:-1] + chr(code)
+    return word[:-1] + _compose(initial, _UNCONTRACT.get(vowel, vowel), "")
 
 
 def is_mostly_latin(text: str) -> bool:
