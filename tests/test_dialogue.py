@@ -357,6 +357,26 @@ def _conversation(
             "2월 셋째 주",
         ),
         # why that is said: the previous answer says
+        # another thing after one thing's own fact: that thing's own fact
+        ("카카오T 결제 문제 뭐였어?", "카스는?", "kakaostory_outage", None, "오후 3시"),
+        # 'and when did it clear?' after the date
+        ("카톡 장애 며칠에 났어?", "몇 시에 풀렸고?", "outage_end", None, "10시 17분"),
+        # who said a figure: where it comes from
+        (
+            "카톡 하루 평균 이용시간이 41분이라며?",
+            "그건 누가 그랬는데?",
+            "stats_source",
+            None,
+            "랭키닷컴",
+        ),
+        # a name with a copula ('UDMS라는데'), then 'since when?'
+        (
+            "카톡이 통합재난관리시스템이라는데?",
+            "그건 언제부터 그런 거야?",
+            "udms_history",
+            None,
+            "2016년",
+        ),
         (
             "재난 대응에서 카톡 역할에 의문이 나왔다며?",
             "왜 그런 얘기가 나와?",
@@ -821,6 +841,12 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         ),
         # ... and with the story when it points back at it
         ("택시 타고 내리는데 카드가 안 떠서 당황했거든. 그거 무슨 오류였어?", "kakao_t_payment"),
+        # typed without spaces: '시간얼마' is no word of one phrasing, but 시간 + 얼마
+        ("장애시간얼마나됐어", "outage_duration"),
+        # 'roughly' is no topic word
+        ("먹통 시간은 대략 어느 정도였습니까?", "outage_duration"),
+        # a thing's own fact, asked what it tells, before another fact's answer for it
+        ("카카오스토리는 언제부터 다시 쓸 수 있었나요?", "kakaostory_outage"),
     ],
 )
 def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id: str) -> None:

@@ -257,6 +257,10 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("morning", "morning"),
         ("news", "news"),  # no plural of 'new'
         ("promise", "promise"),  # no British -ise
+        ("풀렸고", "풀렸"),  # '-고' after the past: 'and ...?'
+        ("끝났고", "끝났"),
+        ("광고", "광고"),  # no past before 고: part of the word
+        ("최고", "최고"),
     ],
 )
 def test_stem(word: str, expected: str) -> None:

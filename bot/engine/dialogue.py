@@ -43,7 +43,7 @@ _SERIALS = itertools.count(1)
 JOINT_WEIGHT = 0.85
 SHORT_QUESTION = 3  # content words: at most this many may continue the previous question
 # Points within which an answer specific to the named thing beats a general one.
-SPECIFIC_MARGIN = 4.0
+SPECIFIC_MARGIN = 10.0
 # ... and it then leads by this much: the other does not speak of the thing named at all.
 SPECIFIC_LEAD = 3.0
 # Points within which it beats a leader that only mentions the thing, when the thing is
@@ -317,7 +317,7 @@ class Engine:
             # '왜 그런 말이 나온 거야?', '그건 누가 말했어?', 'who said that?': why that is
             # said, or whose word the previous fact is; its answer says (카카오에 따르면,
             # 일각에서는 …), with its source.
-            return query, [], previous.intent_id, 0.8, "follow_up_again"
+            return query, [], self._whose_word(query, previous), 0.8, "follow_up_again"
         if query.only_entities:
             entity_id = self.index.most_specific_entity(query.entities)
             default = self.index.entities[entity_id].default_intent
@@ -327,9 +327,13 @@ class Engine:
                 if previous.entity_id is not None and previous.entity_id != entity_id:
                     # "카톡은?" after the KakaoStory answer: the same fact, in general.
                     return query, [], previous.intent_id, 0.85, "follow_up_general"
-                if default is not None and self._contrasts(entity_id, previous.question):
+                if default is not None and (
+                    self._contrasts(entity_id, previous.question)
+                    or self._own_fact_of_another(entity_id, previous)
+                ):
                     # 'pc는?' after '폰에서 메시지 안 보내졌어?', a fact with no answer of its
-                    # own for either: what the article says of the PC is its own fact.
+                    # own for either: what the article says of the PC is its own fact; so
+                    # is KakaoStory's, in '카스는?' after the Kakao T payment error.
                     return query, [], default, 0.85, "entity_default"
             elif default is not None:
                 return query, [], default, 0.85, "entity_default"
@@ -464,6 +468,38 @@ class Engine:
             for e in named
         )
 
+    def _whose_word(self, query: Query, previous: Turn) -> str:
+        """The fact that says whose word the previous one is: itself, unless it is never
+        asked who, and the fact the knowledge lists first after it is ('그건 누가 그랬는데?'
+        after the usage figures: where they come from)."""
+        related = self.index.intents[previous.intent_id].related
+        if (
+            _who_said(query)
+            and related
+            and related[0] in self.index.intents
+            and not self.index.kind_fits(previous.intent_id, "person")
+            and self.index.kind_fits(related[0], "person")
+        ):
+            return related[0]
+        return previous.intent_id
+
+    def _own_fact_of_another(self, entity_id: str, previous: Turn) -> bool:
+        """Was the previous answer the own fact of another thing of this thing's kind,
+        named in its question ('카카오T 결제 문제 뭐였어?', then '카스는?')?"""
+        entity = self.index.entities[entity_id]
+        if (
+            entity.kind is None
+            or entity.default_intent in (None, previous.intent_id)
+            or not self.index.specific_entities((entity_id,))
+        ):
+            return False  # '카톡은?' names no fact of its own: the question goes on
+        named = {m.entity_id for m in self.index.recognizer.replace(clean(previous.question))[1]}
+        return entity_id not in named and any(
+            (other := self.index.entities[e]).kind == entity.kind
+            and other.default_intent == previous.intent_id
+            for e in named
+        )
+
     def _near(self, previous: Turn, intent_id: str) -> bool:
         """Is the intent the previous turn's, of its topic, or one the knowledge relates
         to it?"""
@@ -505,8 +541,21 @@ class Engine:
         if not query.entities or len(candidates) < 2:
             return candidates
 
+        # A thing's own fact speaks of it as much as an answer for it does ('카카오스토리는
+        # 언제부터 다시 쓸 수 있었나요?': KakaoStory's fact, not its start time).
+        owned = {
+            self.index.entities[e].default_intent
+            for e in self.index.specific_entities(query.entities)
+            if self.index.entities[e].kind is not None  # a service or platform, no source
+        }
+
         def specific(c: Candidate) -> bool:
-            return self._answers_for(c.intent_id, query.entities)
+            if self._answers_for(c.intent_id, query.entities):
+                return True
+            # ... when it is asked what it tells ('카스 장애 원인 언제 발표했어?' asks no
+            # fact of KakaoStory's own)
+            fits = all(self.index.kind_fits(c.intent_id, kind) for kind in query.kinds)
+            return c.intent_id in owned and fits
 
         top = candidates[0]
         if specific(top):

@@ -49,6 +49,11 @@ YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 # '3월 5일', '3월5일': a day of the year (month, day).
 _DATE_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월\s*([12]\d|3[01]|0?[1-9])\s*일")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
+# What a copula leaves after a name ('시스템이라는데' -> <name> 이라는데; 'UDMS래'): no word.
+_COPULA_TAIL_RE = re.compile(
+    r"^이?(?:라(?:는데|던데|며|고|서|는|니까|구|네|잖아)?|란|래|래요|야|지|죠|고|며|다|냐|니|"
+    r"에요|예요|었어|었음|었지|었나|었냐|었다|였어|였음|였지|였나|였냐|였다|던데|잖아|인데|임)$"
+)
 # Particles and endings that glue words together when people type without spaces.
 _GLUE = GLUE_PARTICLES | frozenset(
     # endings and verb pieces left between words typed without spaces
@@ -89,6 +94,9 @@ FILLER_STEMS = frozenset(
         "그러면",
         "그리고",
         "그래서",
+        "아무",  # '아무도 모르는 거임?': nobody; the verb says what is asked
+        "대략",  # 'roughly': never the topic ('대략 어느 정도였습니까?')
+        "대충",
         "그건",
         "그거",
         "그게",
@@ -516,6 +524,8 @@ class MatchIndex:
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     # entities the phrasings of many intents name ('카톡', '카카오'): no one intent's thing
     ubiquitous_entities: set[str] = field(default_factory=set)
+    # Terms that are only two adjacent words of a phrasing joined ('시간얼마'), no word
+    joined_only: set[str] = field(default_factory=set)
     _entity_token: dict[str, str] = field(default_factory=dict, repr=False)  # its placeholder
     max_idf: float = 1.0
     _group_starts: np.ndarray = field(init=False, repr=False)
@@ -683,6 +693,8 @@ class MatchIndex:
         # centroids, the bags' keys and the postings' keys then share them (separate copies
         # of every stem of every phrasing were tens of MB of the build's peak).
         shared: dict[str, str] = {}
+        singles: set[str] = set()
+        joins: set[str] = set()
 
         def add_terms(intent_id: str, text: str, weight: float) -> tuple[str, ...]:
             stems = tuple(shared.setdefault(s, s) for s in self._stems(text)[1])
@@ -693,6 +705,8 @@ class MatchIndex:
             joined = [a + b for a, b in pairwise(content)] if weight == _ASKED_WEIGHT else []
             # Words of the intent's other phrasings count for half.
             intent_weight = _SIBLING_WEIGHT if weight == _ASKED_WEIGHT else weight
+            singles.update(content)
+            joins.update(joined)
             for s in content + joined + placeholders:
                 bag[s] = max(bag.get(s, 0.0), intent_weight)
             if weight == _ASKED_WEIGHT:
@@ -746,6 +760,7 @@ class MatchIndex:
             asked_of = {self.utterance_intent[p] for p in self._utterance_positions.get(token, ())}
             if len(asked_of) > _UBIQUITOUS_ENTITY:
                 self.ubiquitous_entities.add(entity.id)
+        self.joined_only = joins - singles
         return bags
 
     def _learn_kinds(self) -> None:
@@ -916,8 +931,10 @@ class MatchIndex:
         cleaned = clean(text)
         replaced, mentions = self.recognizer.replace(cleaned)
         stems: list[str] = []
+        after_name = False
         for word in replaced.split():
-            if word in PARTICLES:
+            named, after_name = after_name, is_placeholder(word[0])
+            if word in PARTICLES or (named and _COPULA_TAIL_RE.match(word)):
                 continue  # left over from a name ('휴대폰에서만' -> 휴대폰, 에서만)
             pieces = split_word(word)
             if word in FILLER_STEMS:
@@ -1056,8 +1073,20 @@ class MatchIndex:
                 if typo is None:
                     return [word]
                 piece = typo
-            found.append(piece)
+            found.extend(self._unjoined(piece))
         return found
+
+    def _unjoined(self, piece: str) -> list[str]:
+        """A piece of a word typed without spaces that is only two words of one phrasing
+        joined ('장애시간얼마나' -> 장애, 시간얼마): its two words, as every other phrasing
+        has them ('시간', '얼마')."""
+        if piece not in self.joined_only:
+            return [piece]
+        for k in range(1, len(piece)):
+            head, tail = piece[:k], piece[k:]
+            if all(p in self.vocabulary and p not in self.joined_only for p in (head, tail)):
+                return [head, tail]
+        return [piece]
 
     def join(self, earlier: Query, later: Query) -> Query:
         """Two questions read as one ('재난관리시스템엔 왜 들어갔어?' + '언제부터?'); what

@@ -440,8 +440,9 @@ def _is_contracted(ch: str) -> bool:
 
 
 def strip_plain_past(word: str) -> str:
-    """The plain past '-았다/-었다' ('터졌다' -> '터졌'); a bare '다' ends many nouns (바다)."""
-    if len(word) >= 2 and word[-1] == "다" and _past_final(word[-2]):
+    """The plain past '-았다/-었다' ('터졌다' -> '터졌'), and '-고' after it ('풀렸고' ->
+    '풀렸'); a bare '다' ends many nouns (바다), '고' many more (광고, 최고)."""
+    if len(word) >= 2 and word[-1] in "다고" and _past_final(word[-2]):
         return word[:-1]
     return word
 
