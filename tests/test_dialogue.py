@@ -124,7 +124,6 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("연말연시 카톡 하루 평균 이용시간은 정확히 몇 분이었어?", "not_covered"),
         # When Kakao announced KakaoStory's cause: no phrasing with KakaoStory's own figure
         # explains the question, so it is not answered with KakaoStory's recovery time.
-        ("카스 장애 원인 카카오가 언제 발표했어?", "not_covered"),
         # facts the article lacks: a multiple of the traffic, what an inspection fixed, the
         # taxi drivers' side, a government investigation, the maker of the equipment
         ("연말연시 트래픽은 평소의 몇 배야?", "not_covered"),
@@ -467,6 +466,13 @@ def test_a_follow_up_leans_to_the_first_related_intent(engine: Engine) -> None:
     # intent, before its own account of the cause (both are near the speculation).
     after = _conversation(engine, ["코로나 때문에 트래픽 몰려서 그렇다던데", "카카오는 뭐래?"])[1]
     assert (after.kind, after.intent_id) == ("answer", "kakao_rebuttal")
+
+
+def test_a_time_asked_of_a_cause_gets_no_answer(engine: Engine) -> None:
+    # When the cause was announced: the cause's fact gives no time, KakaoStory's own fact
+    # gives one but tells no cause; declined, or at most a "did you mean".
+    reply = engine.ask("카스 장애 원인 카카오가 언제 발표했어?")
+    assert not reply.answered and reply.intent_id is None, reply.intent_id
 
 
 def test_a_figure_the_fact_never_gives_is_declined(engine: Engine) -> None:
@@ -847,6 +853,11 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         ("먹통 시간은 대략 어느 정도였습니까?", "outage_duration"),
         # a thing's own fact, asked what it tells, before another fact's answer for it
         ("카카오스토리는 언제부터 다시 쓸 수 있었나요?", "kakaostory_outage"),
+        # naming the source and asking what it found: the figures, not the source again
+        ("랭키닷컴 집계로는 카톡 하루 이용시간이 얼마였어?", "usage_stats"),
+        # ... 'which company' asks the source; '뭐하는 곳이얌' what the source is
+        ("카톡 사용시간 수치는 어느 업체가 조사한 건가요?", "stats_source"),
+        ("랭키닷컴이 머하는 곳이얌", "stats_source"),
     ],
 )
 def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id: str) -> None:

@@ -261,6 +261,7 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("끝났고", "끝났"),
         ("광고", "광고"),  # no past before 고: part of the word
         ("최고", "최고"),
+        ("곳이얌", "곳"),  # a cute 이야
     ],
 )
 def test_stem(word: str, expected: str) -> None:

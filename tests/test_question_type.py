@@ -34,6 +34,7 @@ from bot.language.question_type import asks_what, question_kinds, stated_kinds
         ("그 통계 어디서 나왔어?", "place"),  # where from: a source
         ("이용시간 통계 출처는?", "place"),
         ("어느 곳의 자료인가요?", "place"),
+        ("어느 업체의 조사 결과입니까?", "place"),  # which company: the source
         ("When did it start?", "time"),
         ("What date was it?", "date"),
         ("How long did it last?", "length"),
