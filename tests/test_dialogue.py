@@ -881,6 +881,9 @@ def test_question_gets_the_fact_it_asks(engine: Engine, question: str, intent_id
         ("톡채널 친구 추가도 안 됐어?", "affected_services", "talk_channel"),
         ("폰 카톡도 장애 대상이었나요?", "affected_platforms", "mobile"),
         ("플러스친구 메시지도 정상 아니었어?", "affected_services", "talk_channel"),
+        # a platform named with a symptom: the platforms' answer for it, ahead of the
+        # symptoms in general by much
+        ("휴대폰에서 로그인도 불가였나요?", "affected_platforms", "mobile"),
         # the question after a story, read alone, of the thing the story named
         ("친구가 카카오스토리에 글 올리려다 실패했대. 언제 복구됐어?", "outage_end", "kakaostory"),
         # the question after a story, read alone

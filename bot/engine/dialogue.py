@@ -42,13 +42,14 @@ _SERIALS = itertools.count(1)
 # A follow-up read together with the previous question scores at most this share.
 JOINT_WEIGHT = 0.85
 SHORT_QUESTION = 3  # content words: at most this many may continue the previous question
-# Points within which an answer specific to the named thing beats a general one.
-SPECIFIC_MARGIN = 10.0
+# Points within which an answer specific to the named thing beats a general one ('폰
+# 로그인도 불가?': the platforms' answer for the phone, not the symptoms in general) ...
+SPECIFIC_MARGIN = 15.0
 # ... and it then leads by this much: the other does not speak of the thing named at all.
 SPECIFIC_LEAD = 3.0
-# Points within which it beats a leader that only mentions the thing, when the thing is
-# what the question is about ('톡채널에서는 어떤 문제가 있었어?'): in place of SPECIFIC_MARGIN.
-TOPIC_MARGIN = 10.0
+# Points within which it beats a leader that is the own fact of another thing named ('질본
+# 톡채널 서비스는 무엇이며 …': the KDCA chatbot's fact, not the Talk Channel's outage).
+OWN_FACT_MARGIN = 4.0
 MAX_QUESTION_CHARS = 300
 # A question told after a story is read alone unless the whole is this sure; its reading
 # alone must then lead the whole's by STORY_LEAD if the whole would be answered anyway.
@@ -565,11 +566,9 @@ class Engine:
                 return candidates
             lead = top.rescored(min(100.0, rival.score + SPECIFIC_LEAD))
             return [lead, *candidates[1:]]
-        # A leader that only mentions the thing named as the topic (the KDCA chatbot runs
-        # on a Talk Channel) is passed more readily than the thing's own general fact.
+        # A leader that is a named thing's own fact is passed only in a close race.
         defaults = {self.index.entities[e].default_intent for e in query.entities}
-        mentions_only = top.intent_id not in defaults and _named_as_topic(query)
-        margin = TOPIC_MARGIN if mentions_only else SPECIFIC_MARGIN
+        margin = OWN_FACT_MARGIN if top.intent_id in defaults else SPECIFIC_MARGIN
         for n, c in enumerate(candidates[1:4], 1):
             if top.score - c.score > margin:
                 break
@@ -943,21 +942,6 @@ _DOWN_WORDS = frozenset(
     {"먹통", "안되", "안", "장애", "이용", "오류", "중단", "멈췄", "멈추", "정상"}
 )
 _SCENE_WORDS = frozenset({"때", "당시", "경우"})  # '2020년 3월 때는?': when, not what
-_TOPIC_PARTICLES = ("에서는", "에선", "에서", "은", "는")
-
-
-def _named_as_topic(query: Query) -> bool:
-    """Is a thing named as what the question is about, with a topic particle (은/는) or a
-    place one (에서, 에서는, 에선) right after its name ('톡채널에서는 어떤 문제가 있었어?')?"""
-    # A mention is the name as typed, with the particle it came with ('톡채널에서는'); or
-    # the name and '쪽' ('톡채널 쪽은': the Talk Channel side).
-    for m in query.mentions:
-        if any(m.text.endswith(p) and len(m.text) > len(p) + 1 for p in _TOPIC_PARTICLES):
-            return True
-        at = query.cleaned.find(m.text)
-        if at >= 0 and query.cleaned[at + len(m.text) :].lstrip().startswith("쪽"):
-            return True
-    return False
 
 
 # Words of saying: asked with 'who' and nothing else, they ask whose word a fact is.
