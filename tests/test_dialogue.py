@@ -368,6 +368,8 @@ def _conversation(
             None,
             "랭키닷컴",
         ),
+        # dialect: 'what did they say?' goes on about the answer
+        ("카카오가 사과는 했나?", "뭐라 캤는데?", "apology", None, "최선의 노력"),
         # a name with a copula ('UDMS라는데'), then 'since when?'
         (
             "카톡이 통합재난관리시스템이라는데?",

@@ -262,6 +262,11 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("광고", "광고"),  # no past before 고: part of the word
         ("최고", "최고"),
         ("곳이얌", "곳"),  # a cute 이야
+        ("했당", "했"),  # a cute 다
+        ("멈췄노", "멈췄"),  # Gyeongsang's question ending
+        ("되던디", "되"),  # 던데, in Jeolla speech
+        ("캤는데", "했"),  # Gyeongsang's 카- for saying: '뭐라 캤는데?'
+        ("상당", "상당"),  # no past before 당
     ],
 )
 def test_stem(word: str, expected: str) -> None:

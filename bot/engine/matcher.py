@@ -96,6 +96,11 @@ FILLER_STEMS = frozenset(
         "그래서",
         "아무",  # '아무도 모르는 거임?': nobody; the verb says what is asked
         "대략",  # 'roughly': never the topic ('대략 어느 정도였습니까?')
+        "야",  # 'hey' ('야 카톡 아침에 왜 안됐냐'), a word of its own
+        "너무",  # 'too' ('너무 많이 써서'): how much, not what
+        "기억",  # '… 기억나나?': do you remember, before the question
+        "엄청",  # 'very' ('이용시간 엄청 늘었다며?'): how much, not what
+        "기억나",
         "대충",
         "그건",
         "그거",

@@ -158,6 +158,9 @@ _ENDINGS = sorted(
         "됐나",
         "이야",
         "이얌",  # a cute 이야
+        "던디",  # Jeolla/Chungcheong: '안 되던디' (되던데)
+        "는디",
+        "인디",
         "얌",
         "인데",
         "는데",
@@ -443,8 +446,9 @@ def _is_contracted(ch: str) -> bool:
 
 def strip_plain_past(word: str) -> str:
     """The plain past '-았다/-었다' ('터졌다' -> '터졌'), and '-고' after it ('풀렸고' ->
-    '풀렸'); a bare '다' ends many nouns (바다), '고' many more (광고, 최고)."""
-    if len(word) >= 2 and word[-1] in "다고" and _past_final(word[-2]):
+    '풀렸'), its cute '-당' ('됐당', '됐당가' less its 가), and Gyeongsang's question '-노'
+    ('멈췄노'); a bare '다' ends many nouns (바다), '고' many more (광고, 최고)."""
+    if len(word) >= 2 and word[-1] in "다고노당" and _past_final(word[-2]):
         return word[:-1]
     return word
 
@@ -557,6 +561,19 @@ _COLLOQUIAL = {
     "뭐라던데": "뭐",
     "뭐라던": "뭐",
     "머라는데": "뭐",
+    "뭐라": "뭐",  # '뭐라 캤는데?', '뭐라 했어?' typed apart
+    "머라": "뭐",
+    # Gyeongsang speech: 카- for 하- in saying ('뭐라 캤는데?', '뭐라 카드노'), 와 for 왜
+    # only before 그래/그리 ('와 그래 멈췄노?': 'and' never stands there)
+    "캤는데": "했",
+    "캤나": "했",
+    "캤노": "했",
+    "캤어": "했",
+    "카드노": "했",
+    "카더노": "했",
+    "카던데": "했",
+    "카더라": "했",
+    "카노": "했",
 }
 
 
