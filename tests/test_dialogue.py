@@ -849,6 +849,9 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         ),
         # ... and with the story when it points back at it
         ("택시 타고 내리는데 카드가 안 떠서 당황했거든. 그거 무슨 오류였어?", "kakao_t_payment"),
+        # a question with a remark after it: the question alone
+        ("모바일 카톡은 어땠나요? 저는 폰으로만 써서요", "affected_platforms"),
+        ("카톡 언제 다시 됐나요? 한참 안 되던데요", "outage_end"),
         # typed without spaces: '시간얼마' is no word of one phrasing, but 시간 + 얼마
         ("장애시간얼마나됐어", "outage_duration"),
         # 'roughly' is no topic word

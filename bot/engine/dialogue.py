@@ -250,27 +250,39 @@ class Engine:
         # it is read more surely (by STORY_LEAD when the whole would be answered anyway).
         # The whole was read first, so nothing it declines (another incident, a fact not
         # covered) is answered from its last clause.
-        tail = _question_part(text[:MAX_QUESTION_CHARS])
-        if tail is None:
-            return read
-        alone = self._understand(tail, previous)
         lead = STORY_LEAD if self._surely(read[1]) else 0.0
         named = set(self.index.specific_entities(read[0].entities))
-        if (
-            alone[4] == "matched"
+        # ... or a question with a remark after it ('모바일 카톡은 어땠나요? 저는 폰으로만
+        # 써서요'): the question alone, on the same terms.
+        for part in (_question_part(text[:MAX_QUESTION_CHARS]), _asked_first(text)):
+            if part is None:
+                continue
+            alone = self._understand(part, previous)
+            if self._stands_alone(read, alone, lead, named):
+                return alone
+        return read
+
+    def _stands_alone(
+        self,
+        read: tuple[Query, list[Candidate], str | None, float, str],
+        alone: tuple[Query, list[Candidate], str | None, float, str],
+        lead: float,
+        named: set[str],
+    ) -> bool:
+        """Is a part of the question read on its own better than the whole?"""
+        return (
+            alone[4] in ("matched", "entity_default")
             and alone[3] > read[3] + lead
             and len(_topic_words(alone[0])) + len(alone[0].entities) >= 2
             and not _POINTS_BACK.intersection(alone[0].stems)
             and named <= set(alone[0].entities)
             and alone[2] in {c.intent_id for c in read[1][:3]}
-        ):
             # The question stands on its own: it names its topic (two words or things
             # besides the question words; '언제 복구됐어?' goes on the story), points back
             # at nothing in the story ('그거 무슨 오류였어' does), and leaves out nothing
             # the story named ('카카오스토리에 글 올리려다 실패했대. 언제 복구됐어?'); and
             # the whole had thought of its reading too.
-            return alone
-        return read
+        )
 
     def _surely(self, candidates: list[Candidate]) -> bool:
         """Is the top candidate sure enough to answer, whatever its runner-up?"""
@@ -896,6 +908,18 @@ def _question_part(text: str) -> str | None:
     """The last sentence or clause of a text told in several, or None for one."""
     parts = [p for p in _STORY_END_RE.split(text.strip()) if p.strip()]
     return parts[-1] if len(parts) > 1 else None
+
+
+def _asked_first(text: str) -> str | None:
+    """The question a text opens with, when a remark with no question follows it ('모바일
+    카톡은 어땠나요? 저는 폰으로만 써서요'), or None."""
+    head, mark, rest = text[:MAX_QUESTION_CHARS].partition("?")
+    if not mark or not rest.strip() or "?" in rest or not _HAS_WORD_RE.search(rest):
+        return None
+    return head + mark
+
+
+_HAS_WORD_RE = re.compile(r"[가-힣A-Za-z]{2}")
 
 
 def _figures_asked(query: Query) -> frozenset[str]:
