@@ -25,6 +25,7 @@ from bot.engine.answers import (
 )
 from bot.engine.matcher import (
     DATE_WORD_RE,
+    FILLER_STEMS,
     MAY_NAME_A_DAY_RE,
     SMALL_TALK,
     YEAR_RE,
@@ -34,7 +35,7 @@ from bot.engine.matcher import (
     without_term,
 )
 from bot.knowledge.loader import Knowledge
-from bot.language.normalize import clean, to_jamo
+from bot.language.normalize import clean, stem, to_jamo
 from bot.language.question_type import FIGURE_KINDS, question_kinds, stated_kinds
 
 CANDIDATES = 50
@@ -284,6 +285,18 @@ class Engine:
             # the whole had thought of its reading too.
         )
 
+    def _names_another_app(self, query: Query) -> bool:
+        """Does the question name an app by a word the knowledge does not know ('토스 앱
+        먹통 됐던 사건', '은행 어플도 안 됐어?'): another service, not this incident's?"""
+        for match in _APP_RE.finditer(query.cleaned):
+            word = match.group(1)
+            if self.index.recognizer.replace(word)[1]:
+                continue  # a thing of the knowledge ('카톡 앱', '폰 어플')
+            stemmed = stem(word)
+            if stemmed and stemmed not in FILLER_STEMS and not self.index.known(stemmed):
+                return True
+        return False
+
     def _surely(self, candidates: list[Candidate]) -> bool:
         """Is the top candidate sure enough to answer, whatever its runner-up?"""
         t = self.thresholds
@@ -300,7 +313,7 @@ class Engine:
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
         if query.is_empty:
             return query, [], None, 0.0, "empty"
-        if _about_another_incident(query):
+        if _about_another_incident(query) or self._names_another_app(query):
             return query, [], None, 0.0, "other_incident"
         if query.not_covered:
             return query, [], None, 0.0, "not_covered"
@@ -908,6 +921,10 @@ def _question_part(text: str) -> str | None:
     """The last sentence or clause of a text told in several, or None for one."""
     parts = [p for p in _STORY_END_RE.split(text.strip()) if p.strip()]
     return parts[-1] if len(parts) > 1 else None
+
+
+# A word and the app it names ('토스 앱', '은행어플').
+_APP_RE = re.compile(r"([가-힣a-z0-9]+?)\s*(?:앱|어플)")
 
 
 def _asked_first(text: str) -> str | None:
