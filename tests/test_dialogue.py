@@ -372,6 +372,14 @@ def _conversation(
             None,
             "랭키닷컴",
         ),
+        # 'why do they see it so?': the reasons the previous fact gives
+        (
+            "코로나 때문에 트래픽 터져서 그랬다는 얘기 있던데",
+            "왜 그렇게 보는 건데?",
+            "speculated_cause",
+            None,
+            "재택근무",
+        ),
         # dialect: 'what did they say?' goes on about the answer
         ("카카오가 사과는 했나?", "뭐라 캤는데?", "apology", None, "최선의 노력"),
         # a name with a copula ('UDMS라는데'), then 'since when?'

@@ -24,6 +24,8 @@ from bot.language.question_type import asks_what, question_kinds, stated_kinds
         ("몇 분 동안 먹통이었음", "length"),
         ("몇시간 걸렸어", "length"),
         ("먹통 얼마나 갔어", "length"),  # how long it went on
+        ("먹통 얼미나 갔어", "length"),  # ... mistyped
+        ("스토리는 그보다 길었나?", "length"),  # longer
         ("이용시간이 얼마야", "amount"),
         ("몇 명이 피해 봤어", "amount"),
         ("콜 몇 건 놓쳤어", "amount"),  # a count of things

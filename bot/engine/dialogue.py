@@ -1015,22 +1015,29 @@ _SAID = frozenset(
 # Words for talk, and for it coming up ('그런 말이 나온', '그 얘기가 왜 나와').
 _TALK = frozenset({"말", "얘기", "소리", "지적", "주장"})
 _COMES_UP = frozenset({"나온", "나와", "나오", "나", "나왔", "돈", "돌았"})
+# Words of thinking something is so ('왜 그렇게 보는 건데?', '왜 그렇게 생각해?').
+_THINK = frozenset({"보", "보는", "본", "봤", "생각", "판단"})
 
 
 def _why_said(query: Query) -> bool:
-    """'왜 그런 말이 나온 거야?': why, that (그런, 그), talk, and nothing else."""
+    """'왜 그런 말이 나온 거야?': why, that (그런, 그), talk, and nothing else; or '왜
+    그렇게 보는 건데?': why, so, a word of thinking, and nothing else."""
+    if "reason" not in query.kinds or query.entities:
+        return False
     stems = set(query.stems)
     rest = [
         s for s in query.content_stems if not _asks(s) and s not in _TALK and s not in _COMES_UP
     ]
-    return (
-        "reason" in query.kinds
-        and not query.entities
-        and bool(stems & {"그런", "그", "그거", "그게", "그건", "이런"})
-        and bool(stems & _TALK)
-        and bool(stems & _COMES_UP)  # 'comes up': not '왜 그런지 말 좀 해줘' (tell me why)
+    if (
+        stems & {"그런", "그", "그거", "그게", "그건", "이런"}
+        and stems & _TALK
+        and stems & _COMES_UP  # 'comes up': not '왜 그런지 말 좀 해줘' (tell me why)
         and not rest
-    )
+    ):
+        return True
+    so = {"그렇게", "그리"}
+    rest = [s for s in query.content_stems if not _asks(s) and s not in _THINK and s not in so]
+    return bool(stems & so and stems & _THINK) and not rest
 
 
 def _who_said(query: Query) -> bool:
