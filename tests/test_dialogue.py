@@ -142,10 +142,9 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         ("카톡 지금 되냐? 나만 안 되나", "other_incident"),
         ("지금 카톡 먹통인 거 맞아요?", "other_incident"),
         ("is kakaotalk down right now", "other_incident"),
-        # an app the knowledge does not know, named or not in its terms
+        # another app the article never names
         ("토스 앱 먹통 됐던 사건은 뭐였어?", "other_incident"),
-        ("은행 어플도 그날 안 됐어?", "other_incident"),
-        ("배달앱 먹통 원인 알려줘", "other_incident"),
+        ("쿠팡 앱도 그날 안 됐어?", "other_incident"),
     ],
 )
 def test_out_of_scope_is_declined(engine: Engine, question: str, reason: str | None) -> None:
@@ -863,9 +862,17 @@ def test_a_turn_remembered_by_another_engine_is_read_afresh(
         ("택시 타고 내리는데 카드가 안 떠서 당황했거든. 그거 무슨 오류였어?", "kakao_t_payment"),
         # a question with a remark after it: the question alone
         ("모바일 카톡은 어땠나요? 저는 폰으로만 써서요", "affected_platforms"),
-        # ... an app of the knowledge is no other app
+        # ... and one with a remark that carries the topic is read whole
+        ("카톡 장애 있었던 거 알아? 사과문도 올렸다던데", "apology"),
+        # an app of the knowledge, or a word for it, is no other app
         ("카톡 앱 언제 복구됐어?", "outage_end"),
         ("택시 앱 결제 안 됐다며", "kakao_t_payment"),
+        ("카톡 켰는데 앱이 멈췄어 왜 그런 거야?", "official_cause"),
+        # a thing's answer goes first only when it tells what is asked (here, a cause)
+        ("폰에서 카톡 왜 안 됐어?", "official_cause"),
+        ("선물하기 왜 안 됐어?", "official_cause"),
+        # a word after a name is kept unless it is the copula's ('카톡 다': all of it)
+        ("카톡 다 먹통이었어?", "affected_users"),
         ("카톡 언제 다시 됐나요? 한참 안 되던데요", "outage_end"),
         # typed without spaces: '시간얼마' is no word of one phrasing, but 시간 + 얼마
         ("장애시간얼마나됐어", "outage_duration"),

@@ -10,6 +10,7 @@ import itertools
 import re
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -25,7 +26,6 @@ from bot.engine.answers import (
 )
 from bot.engine.matcher import (
     DATE_WORD_RE,
-    FILLER_STEMS,
     MAY_NAME_A_DAY_RE,
     SMALL_TALK,
     YEAR_RE,
@@ -35,7 +35,7 @@ from bot.engine.matcher import (
     without_term,
 )
 from bot.knowledge.loader import Knowledge
-from bot.language.normalize import clean, stem, to_jamo
+from bot.language.normalize import clean, to_jamo
 from bot.language.question_type import FIGURE_KINDS, question_kinds, stated_kinds
 
 CANDIDATES = 50
@@ -48,8 +48,9 @@ SHORT_QUESTION = 3  # content words: at most this many may continue the previous
 SPECIFIC_MARGIN = 15.0
 # ... and it then leads by this much: the other does not speak of the thing named at all.
 SPECIFIC_LEAD = 3.0
-# Points within which it beats a leader that is the own fact of another thing named ('질본
-# 톡채널 서비스는 무엇이며 …': the KDCA chatbot's fact, not the Talk Channel's outage).
+# Points within which it beats a leader that is the own fact of a thing named, KakaoTalk's
+# overview included ('질본 톡채널 서비스는 무엇이며 …': the KDCA chatbot's fact, not the
+# Talk Channel's outage).
 OWN_FACT_MARGIN = 4.0
 MAX_QUESTION_CHARS = 300
 # A question told after a story is read alone unless the whole is this sure; its reading
@@ -255,11 +256,17 @@ class Engine:
         named = set(self.index.specific_entities(read[0].entities))
         # ... or a question with a remark after it ('모바일 카톡은 어땠나요? 저는 폰으로만
         # 써서요'): the question alone, on the same terms.
-        for part in (_question_part(text[:MAX_QUESTION_CHARS]), _asked_first(text)):
-            if part is None:
-                continue
-            alone = self._understand(part, previous)
+        tail = _question_part(text[:MAX_QUESTION_CHARS])
+        if tail is not None:
+            alone = self._understand(tail, previous)
             if self._stands_alone(read, alone, lead, named):
+                return alone
+        # The remark may carry the topic ('카톡 장애 있었던 거 알아? 사과문도 올렸다던데'):
+        # the question alone must read as the whole does, only more surely.
+        head = _asked_first(text)
+        if head is not None:
+            alone = self._understand(head, previous)
+            if alone[2] == read[2] and self._stands_alone(read, alone, lead, named):
                 return alone
         return read
 
@@ -285,18 +292,6 @@ class Engine:
             # the whole had thought of its reading too.
         )
 
-    def _names_another_app(self, query: Query) -> bool:
-        """Does the question name an app by a word the knowledge does not know ('토스 앱
-        먹통 됐던 사건', '은행 어플도 안 됐어?'): another service, not this incident's?"""
-        for match in _APP_RE.finditer(query.cleaned):
-            word = match.group(1)
-            if self.index.recognizer.replace(word)[1]:
-                continue  # a thing of the knowledge ('카톡 앱', '폰 어플')
-            stemmed = stem(word)
-            if stemmed and stemmed not in FILLER_STEMS and not self.index.known(stemmed):
-                return True
-        return False
-
     def _surely(self, candidates: list[Candidate]) -> bool:
         """Is the top candidate sure enough to answer, whatever its runner-up?"""
         t = self.thresholds
@@ -313,7 +308,7 @@ class Engine:
         query = self.index.prepare(text[:MAX_QUESTION_CHARS])
         if query.is_empty:
             return query, [], None, 0.0, "empty"
-        if _about_another_incident(query) or self._names_another_app(query):
+        if _about_another_incident(query):
             return query, [], None, 0.0, "other_incident"
         if query.not_covered:
             return query, [], None, 0.0, "not_covered"
@@ -576,12 +571,12 @@ class Engine:
         }
 
         def specific(c: Candidate) -> bool:
-            if self._answers_for(c.intent_id, query.entities):
-                return True
-            # ... when it is asked what it tells ('카스 장애 원인 언제 발표했어?' asks no
-            # fact of KakaoStory's own)
-            fits = all(self.index.kind_fits(c.intent_id, kind) for kind in query.kinds)
-            return c.intent_id in owned and fits
+            """An answer for the thing, or its own fact, asked what it tells ('카스 장애
+            원인 언제 발표했어?' asks no fact of KakaoStory's own; '폰에서 카톡 왜 안
+            됐어?' asks the cause, which the phone's answer does not tell)."""
+            if c.intent_id not in owned and not self._answers_for(c.intent_id, query.entities):
+                return False
+            return all(self.index.kind_fits(c.intent_id, kind) for kind in query.kinds)
 
         top = candidates[0]
         if specific(top):
@@ -923,14 +918,10 @@ def _question_part(text: str) -> str | None:
     return parts[-1] if len(parts) > 1 else None
 
 
-# A word and the app it names ('토스 앱', '은행어플').
-_APP_RE = re.compile(r"([가-힣a-z0-9]+?)\s*(?:앱|어플)")
-
-
 def _asked_first(text: str) -> str | None:
     """The question a text opens with, when a remark with no question follows it ('모바일
     카톡은 어땠나요? 저는 폰으로만 써서요'), or None."""
-    head, mark, rest = text[:MAX_QUESTION_CHARS].partition("?")
+    head, mark, rest = unicodedata.normalize("NFKC", text[:MAX_QUESTION_CHARS]).partition("?")
     if not mark or not rest.strip() or "?" in rest or not _HAS_WORD_RE.search(rest):
         return None
     return head + mark

@@ -49,10 +49,12 @@ YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 # '3월 5일', '3월5일': a day of the year (month, day).
 _DATE_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월\s*([12]\d|3[01]|0?[1-9])\s*일")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
-# What a copula leaves after a name ('시스템이라는데' -> <name> 이라는데; 'UDMS래'): no word.
+# What a copula leaves after a name ('시스템이라는데' -> <name> 이라는데, '카톡임'): no
+# word. Only tails opening with the copula's 이/라/인/임/였: '카톡 다 먹통이었어?' keeps 다.
 _COPULA_TAIL_RE = re.compile(
-    r"^이?(?:라(?:는데|던데|며|고|서|는|니까|구|네|잖아)?|란|래|래요|야|지|죠|고|며|다|냐|니|"
-    r"에요|예요|었어|었음|었지|었나|었냐|었다|였어|였음|였지|였나|였냐|였다|던데|잖아|인데|임)$"
+    r"^(?:이(?:라(?:는데|던데|며|고|서|는|니까|구|네|잖아)?|란|래|야|지|죠|고|며|다|냐|니|"
+    r"에요|예요|었어|었음|었지|었나|었냐|었다|던데|잖아)|라(?:는데|던데|며|고|서|는|니까|구|네)?|"
+    r"란|래|래요|인데|임|였(?:어|음|지|나|냐|다))$"
 )
 # Particles and endings that glue words together when people type without spaces.
 _GLUE = GLUE_PARTICLES | frozenset(
@@ -100,6 +102,7 @@ FILLER_STEMS = frozenset(
         "너무",  # 'too' ('너무 많이 써서'): how much, not what
         "기억",  # '… 기억나나?': do you remember, before the question
         "엄청",  # 'very' ('이용시간 엄청 늘었다며?'): how much, not what
+        "소리",  # '그게 뭔 소리야': what is meant, as 말 and 얘기
         "기억나",
         "대충",
         "그건",
