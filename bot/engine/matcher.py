@@ -533,8 +533,10 @@ class MatchIndex:
     entity_intents: dict[str, set[str]] = field(default_factory=dict)
     # entities the phrasings of many intents name ('카톡', '카카오'): no one intent's thing
     ubiquitous_entities: set[str] = field(default_factory=set)
-    # Terms that are only two adjacent words of a phrasing joined ('시간얼마'), no word
-    joined_only: set[str] = field(default_factory=set)
+    # Per term row: only two adjacent words of a phrasing joined ('시간얼마'), no word. A
+    # flag per row, not a set of the terms: on a large base the set was megabytes.
+    joined_only: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    _stem_objects: dict[str, str] | None = None  # while building: every single stem
     _entity_token: dict[str, str] = field(default_factory=dict, repr=False)  # its placeholder
     max_idf: float = 1.0
     _group_starts: np.ndarray = field(init=False, repr=False)
@@ -606,6 +608,7 @@ class MatchIndex:
                 df[term] += 1
         index._finalize()
         index._build_term_postings(bags)
+        index._flag_joined_only()
         del bags
         index._learn_kinds()
         index._build_ngrams()
@@ -702,8 +705,6 @@ class MatchIndex:
         # centroids, the bags' keys and the postings' keys then share them (separate copies
         # of every stem of every phrasing were tens of MB of the build's peak).
         shared: dict[str, str] = {}
-        singles: set[str] = set()
-        joins: set[str] = set()
 
         def add_terms(intent_id: str, text: str, weight: float) -> tuple[str, ...]:
             stems = tuple(shared.setdefault(s, s) for s in self._stems(text)[1])
@@ -714,8 +715,6 @@ class MatchIndex:
             joined = [a + b for a, b in pairwise(content)] if weight == _ASKED_WEIGHT else []
             # Words of the intent's other phrasings count for half.
             intent_weight = _SIBLING_WEIGHT if weight == _ASKED_WEIGHT else weight
-            singles.update(content)
-            joins.update(joined)
             for s in content + joined + placeholders:
                 bag[s] = max(bag.get(s, 0.0), intent_weight)
             if weight == _ASKED_WEIGHT:
@@ -769,7 +768,7 @@ class MatchIndex:
             asked_of = {self.utterance_intent[p] for p in self._utterance_positions.get(token, ())}
             if len(asked_of) > _UBIQUITOUS_ENTITY:
                 self.ubiquitous_entities.add(entity.id)
-        self.joined_only = joins - singles
+        self._stem_objects = shared  # joined terms are no stems: see _flag_joined_only
         return bags
 
     def _learn_kinds(self) -> None:
@@ -1085,15 +1084,29 @@ class MatchIndex:
             found.extend(self._unjoined(piece))
         return found
 
+    def _flag_joined_only(self) -> None:
+        """Flag the terms that are no stem of any text, only two joined ('시간얼마')."""
+        stems = self._stem_objects or {}
+        self.joined_only = np.fromiter(
+            (t not in stems and not is_placeholder(t[0]) for t in self.term_list),
+            dtype=bool,
+            count=len(self.term_list),
+        )
+        self._stem_objects = None
+
+    def _is_joined_only(self, term: str) -> bool:
+        row = self.vocabulary.get(term)
+        return row is not None and bool(self.joined_only[row])
+
     def _unjoined(self, piece: str) -> list[str]:
         """A piece of a word typed without spaces that is only two words of one phrasing
         joined ('장애시간얼마나' -> 장애, 시간얼마): its two words, as every other phrasing
         has them ('시간', '얼마')."""
-        if piece not in self.joined_only:
+        if not self._is_joined_only(piece):
             return [piece]
         for k in range(1, len(piece)):
             head, tail = piece[:k], piece[k:]
-            if all(p in self.vocabulary and p not in self.joined_only for p in (head, tail)):
+            if all(p in self.vocabulary and not self._is_joined_only(p) for p in (head, tail)):
                 return [head, tail]
         return [piece]
 
