@@ -33,7 +33,10 @@ that session's final engine (fresh26 95.3% / 95.0% / 4 wrong, fresh27 94.3% / 97
 and not worked on: their thresholds are those figures. In the session after, fresh28 (a
 new author) was measured blind at its start (93.0% / 92.5% / 8 wrong), then worked on;
 fresh30 (91.2% / 100% / 2 wrong, 75.0% of follow-ups: pronouns and dialect) and fresh31
-(93.0% / 97.5% / 2 wrong) were measured blind an hour in, then worked on.
+(93.0% / 97.5% / 2 wrong) were measured blind an hour in, then worked on; fresh29, written
+at the session's start and kept back unread, was measured once with its final engine
+(95.3% / 97.5% / 4 wrong, 85.7% of follow-ups) and not worked on: its thresholds are those
+figures.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -83,6 +86,7 @@ THRESHOLDS = {
     "fresh28": (0.96, 0.99, 1),
     "fresh30": (0.92, 0.99, 1),
     "fresh31": (0.93, 0.97, 2),
+    "fresh29": (0.95, 0.97, 4),
 }
 
 
