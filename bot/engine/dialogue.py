@@ -334,11 +334,13 @@ class Engine:
             # Nothing of its own ('뭐라고 했는데?', '그래서?'; 'when?' asks a time): the
             # previous answer goes on.
             return query, [], previous.intent_id, 0.8, "follow_up_again"
-        if self._answered(previous) and (_why_said(query) or _who_said(query)):
+        who = _who_said(query)
+        if self._answered(previous) and (who or _why_said(query)):
             # '왜 그런 말이 나온 거야?', '그건 누가 말했어?', 'who said that?': why that is
             # said, or whose word the previous fact is; its answer says (카카오에 따르면,
             # 일각에서는 …), with its source.
-            return query, [], self._whose_word(query, previous), 0.8, "follow_up_again"
+            intent_id = self._whose_word(previous) if who else previous.intent_id
+            return query, [], intent_id, 0.8, "follow_up_again"
         if query.only_entities:
             entity_id = self.index.most_specific_entity(query.entities)
             default = self.index.entities[entity_id].default_intent
@@ -482,21 +484,25 @@ class Engine:
         cleaned = clean(earlier)
         if question_kinds(cleaned) & FIGURE_KINDS:
             return False
+        return self._names_another_owning(entity_id, cleaned, entity.default_intent)
+
+    def _names_another_owning(self, entity_id: str, cleaned: str, fact: str) -> bool:
+        """Did a (cleaned) question name, and not this thing, another thing of its kind
+        whose own fact is `fact`?"""
+        kind = self.index.entities[entity_id].kind
         named = {m.entity_id for m in self.index.recognizer.replace(cleaned)[1]}
         return entity_id not in named and any(
-            (other := self.index.entities[e]).kind == entity.kind
-            and other.default_intent == entity.default_intent
+            (other := self.index.entities[e]).kind == kind and other.default_intent == fact
             for e in named
         )
 
-    def _whose_word(self, query: Query, previous: Turn) -> str:
+    def _whose_word(self, previous: Turn) -> str:
         """The fact that says whose word the previous one is: itself, unless it is never
         asked who, and the fact the knowledge lists first after it is ('그건 누가 그랬는데?'
         after the usage figures: where they come from)."""
         related = self.index.intents[previous.intent_id].related
         if (
-            _who_said(query)
-            and related
+            related
             and related[0] in self.index.intents
             and not self.index.kind_fits(previous.intent_id, "person")
             and self.index.kind_fits(related[0], "person")
@@ -514,12 +520,7 @@ class Engine:
             or not self.index.specific_entities((entity_id,))
         ):
             return False  # '카톡은?' names no fact of its own: the question goes on
-        named = {m.entity_id for m in self.index.recognizer.replace(clean(previous.question))[1]}
-        return entity_id not in named and any(
-            (other := self.index.entities[e]).kind == entity.kind
-            and other.default_intent == previous.intent_id
-            for e in named
-        )
+        return self._names_another_owning(entity_id, clean(previous.question), previous.intent_id)
 
     def _near(self, previous: Turn, intent_id: str) -> bool:
         """Is the intent the previous turn's, of its topic, or one the knowledge relates

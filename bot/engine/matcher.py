@@ -536,7 +536,6 @@ class MatchIndex:
     # Per term row: only two adjacent words of a phrasing joined ('시간얼마'), no word. A
     # flag per row, not a set of the terms: on a large base the set was megabytes.
     joined_only: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    _stem_objects: dict[str, str] | None = None  # while building: every single stem
     _entity_token: dict[str, str] = field(default_factory=dict, repr=False)  # its placeholder
     max_idf: float = 1.0
     _group_starts: np.ndarray = field(init=False, repr=False)
@@ -592,14 +591,14 @@ class MatchIndex:
                         index.word_groups.setdefault(key, canonical)
         # Two passes: the first learns the vocabulary, the second splits words typed
         # without spaces in the phrasings themselves ('카카오T결제안됨') by that vocabulary.
-        bags = index._bags(intents, entities)
+        bags, _stems = index._bags(intents, entities)
         seen: dict[str, int] = defaultdict(int)
         for bag in bags.values():
             for term in bag:
                 seen[term] += 1
         index.split_vocabulary = {t for t, c in seen.items() if c >= 2}
-        del bags, seen  # the first pass only taught the vocabulary
-        bags = index._bags(intents, entities)
+        del bags, _stems, seen  # the first pass only taught the vocabulary
+        bags, stems = index._bags(intents, entities)
         index.split_vocabulary = None
         n_intents = max(1, len(intents))
         df: dict[str, int] = defaultdict(int)
@@ -608,8 +607,8 @@ class MatchIndex:
                 df[term] += 1
         index._finalize()
         index._build_term_postings(bags)
-        index._flag_joined_only()
-        del bags
+        index._flag_joined_only(stems)
+        del bags, stems
         index._learn_kinds()
         index._build_ngrams()
         index._build_centroids()
@@ -693,8 +692,9 @@ class MatchIndex:
 
     def _bags(
         self, intents: dict[str, Intent], entities: dict[str, Entity]
-    ) -> dict[str, dict[str, float]]:
-        """Per intent, its words and their weights; records the phrasings as utterances."""
+    ) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+        """Per intent, its words and their weights, and every stem of the texts (joined
+        words are none); records the phrasings as utterances."""
         bags: dict[str, dict[str, float]] = defaultdict(dict)
         self.utterance_intent, self.utterance_text = [], []
         self.utterance_words = []
@@ -768,8 +768,7 @@ class MatchIndex:
             asked_of = {self.utterance_intent[p] for p in self._utterance_positions.get(token, ())}
             if len(asked_of) > _UBIQUITOUS_ENTITY:
                 self.ubiquitous_entities.add(entity.id)
-        self._stem_objects = shared  # joined terms are no stems: see _flag_joined_only
-        return bags
+        return bags, shared
 
     def _learn_kinds(self) -> None:
         """Per kind of answer, the share of each intent's phrasings asking for it, scaled
@@ -1084,15 +1083,13 @@ class MatchIndex:
             found.extend(self._unjoined(piece))
         return found
 
-    def _flag_joined_only(self) -> None:
+    def _flag_joined_only(self, stems: Container[str]) -> None:
         """Flag the terms that are no stem of any text, only two joined ('시간얼마')."""
-        stems = self._stem_objects or {}
         self.joined_only = np.fromiter(
             (t not in stems and not is_placeholder(t[0]) for t in self.term_list),
             dtype=bool,
             count=len(self.term_list),
         )
-        self._stem_objects = None
 
     def _is_joined_only(self, term: str) -> bool:
         row = self.vocabulary.get(term)
