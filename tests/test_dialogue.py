@@ -145,6 +145,8 @@ def _assert_refusal(engine: Engine, reply: Reply) -> None:
         # another app the article never names
         ("토스 앱 먹통 됐던 사건은 뭐였어?", "other_incident"),
         ("쿠팡 앱도 그날 안 됐어?", "other_incident"),
+        # the number of subscribers, with words between ('가입자가 전부 몇 명')
+        ("카카오톡 가입자가 전부 몇명이에요", "not_covered"),
     ],
 )
 def test_out_of_scope_is_declined(engine: Engine, question: str, reason: str | None) -> None:
@@ -395,6 +397,22 @@ def _conversation(
             "udms_concern",
             None,
             "의문",
+        ),
+        (
+            # 'not because of the traffic, they say?': the negation is what is asked
+            "카톡 장애 원인이 뭐래요",
+            "그럼 트래픽 때문은 아니래요?",
+            "kakao_rebuttal",
+            None,
+            "무관",
+        ),
+        (
+            # 'if it happens again, what of it?': pointing back, the chatbot goes on
+            "질본 코로나 챗봇 카톡으로 하는 거 맞죠",
+            "그럼 또 이러면 그건 어떻게 되는데",
+            "kdca_chatbot",
+            None,
+            "챗봇",
         ),
     ],
 )

@@ -36,7 +36,9 @@ fresh30 (91.2% / 100% / 2 wrong, 75.0% of follow-ups: pronouns and dialect) and 
 (93.0% / 97.5% / 2 wrong) were measured blind an hour in, then worked on; fresh29, written
 at the session's start and kept back unread, was measured once with its final engine
 (95.3% / 97.5% / 4 wrong, 85.7% of follow-ups) and not worked on: its thresholds are those
-figures.
+figures. In the session after, fresh32 (older users typing on phones: dictation, stories
+around the question, dialect) was measured blind at its start (88.5% / 97.5% / 3 wrong,
+75.0% of follow-ups), then worked on.
 Questions that equal a knowledge phrasing were removed (they would measure nothing), and
 entity labels on intents without an entity-specific answer were cleared.
 """
@@ -87,6 +89,7 @@ THRESHOLDS = {
     "fresh30": (0.92, 0.99, 1),
     "fresh31": (0.93, 0.97, 2),
     "fresh29": (0.95, 0.97, 4),
+    "fresh32": (0.92, 0.99, 0),
 }
 
 

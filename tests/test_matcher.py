@@ -524,6 +524,10 @@ def test_a_bare_word_finds_its_stemmed_form_in_the_knowledge(engine: Engine) -> 
         ("카톡장애언제끝났어", ["장애", "언제", "복구"]),  # 끝났: a form of 복구's 끝나
         ("폰 로그인도 불가?", ["로그인", "안되"]),  # '불가' as listed, not '불(만)'
         ("카톡먹통몇시에풀렸어", ["먹통", "몇시", "복구"]),  # '풀렸': a form of 복구's 풀리
+        ("카카오가 샤과했나요", ["사과"]),  # a slip in a two-syllable stem before its ending
+        ("카톡 장애 설명좀요", ["장애", "설명", "좀"]),  # ... a longer one is split, not mended
+        ("카카오서는 원인이 뭐래요", ["원인", "뭐"]),  # 에서 said short after a name
+        ("카톡선 안 됐어", ["안", "되"]),
     ],
 )
 def test_words_typed_together_or_mistyped_reach_known_words(

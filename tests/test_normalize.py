@@ -267,6 +267,13 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("되던디", "되"),  # 던데, in Jeolla speech
         ("캤는데", "했"),  # Gyeongsang's 카- for saying: '뭐라 캤는데?'
         ("상당", "상당"),  # no past before 당
+        ("뭐래요", "뭐"),  # what they say
+        ("맞죠", "맞"),  # 지요
+        ("거였죠", "거"),
+        ("아니래요", "아닌"),  # 'it is not', a word of the question ...
+        ("아니라고", "아닌"),
+        ("아니었어", "아닌"),
+        ("아니요", "아니"),  # ... not the 'no' opening a sentence
     ],
 )
 def test_stem(word: str, expected: str) -> None:
@@ -520,6 +527,12 @@ def test_normalize_flags_english(text: str, english: bool) -> None:
         ("사람들이sns에뭐라고했어", "사람들이 sns에 뭐라고했어"),  # the particle stays
         ("카카오T는왜안됐어", "카카오 t는 왜 안됐어"),
         ("pc카톡", "pc 카톡"),
+        # ... and so are a number with its unit and the Hangul around it
+        ("카톡안된날이2020년몇월며칠이야", "카톡 안된날이 2020년 몇월며칠이야"),
+        ("2일오전8시58분까지", "2일 오전 8시 58분까지"),  # a particle after the unit stays
+        ("3월2일", "3월 2일"),
+        ("3월이야", "3월이야"),
+        ("10시간동안", "10시간동안"),
         ("카톡", "카톡"),
         ("kakao talk", "kakao talk"),
         # a two-digit year is written in full

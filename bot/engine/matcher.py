@@ -50,11 +50,12 @@ YEAR_RE = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
 _DATE_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월\s*([12]\d|3[01]|0?[1-9])\s*일")
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
 # What a copula leaves after a name ('시스템이라는데' -> <name> 이라는데, '카톡임'): no
-# word. Only tails opening with the copula's 이/라/인/임/였: '카톡 다 먹통이었어?' keeps 다.
+# word. Only tails opening with the copula's 이/라/인/임/였: '카톡 다 먹통이었어?' keeps 다;
+# and 에서 said short ('카카오서는', '카톡선').
 _COPULA_TAIL_RE = re.compile(
     r"^(?:이(?:라(?:는데|던데|며|고|서|는|니까|구|네|잖아)?|란|래|야|지|죠|고|며|다|냐|니|"
     r"에요|예요|었어|었음|었지|었나|었냐|었다|던데|잖아)|라(?:는데|던데|며|고|서|는|니까|구|네)?|"
-    r"란|래|래요|인데|임|였(?:어|음|지|나|냐|다))$"
+    r"란|래|래요|인데|임|였(?:어|음|지|나|냐|다)|서(?:는|도|만)?|선)$"
 )
 # Particles and endings that glue words together when people type without spaces.
 _GLUE = GLUE_PARTICLES | frozenset(
@@ -94,6 +95,7 @@ FILLER_STEMS = frozenset(
     {
         "그럼",
         "그러면",
+        "이러면",  # 'if it happens (again)': pointing back, as 그러면
         "그리고",
         "그래서",
         "아무",  # '아무도 모르는 거임?': nobody; the verb says what is asked
@@ -115,6 +117,7 @@ FILLER_STEMS = frozenset(
         "있잖",  # '… 있잖아': 'you know', before the question
         "본",  # '피해 본 …': suffered, with the word before it
         "여기",
+        "저",  # 'I' ('저는 그날 카톡이 됐는데요'): the asker, never the topic (not 나: '나와')
         "그",
         "이건",
         "이거",
@@ -133,6 +136,7 @@ FILLER_STEMS = frozenset(
         "어땠",
         "어때",
         "어떤",
+        "말씀",  # '말씀해 주시겠습니까': please say, as 알려줘
         "뭐",
         "뭔",
         "무슨",
@@ -956,6 +960,10 @@ class MatchIndex:
                 and pieces[0] not in FILLER_STEMS
             ):
                 typo = self._typo_of(word)
+                if typo is None and len(pieces[0]) == 2:
+                    # ... then a two-syllable stem, which splitting the whole word would
+                    # lose ('샤과했나요' -> 사과; '설명좀요' is split, into 설명 and 좀)
+                    typo = self._typo_of(pieces[0])
                 if typo is not None:
                     pieces = [typo, *pieces[1:]]
             if (

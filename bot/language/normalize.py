@@ -205,6 +205,12 @@ _ENDINGS = sorted(
         "어서",
         "아서",
         "대요",
+        "래요",  # '뭐래요', '아니래요': what they say
+        "이죠",
+        "었죠",
+        "았죠",
+        "였죠",
+        "죠",  # '맞죠', '거였죠': 지요
         "대",
         "이래",
         "래",
@@ -597,7 +603,14 @@ def stem(word: str) -> str:
 
     if stripped != word and stripped[-1:] in _DOE_FORMS:
         stripped = strip_ending(stripped) if len(stripped) > 1 else stripped
+    if stripped == "아니" and word not in _NO:
+        # '아니래요', '아니라고', '아니었어': 'it is not', a word of the question; '아니'
+        # alone ('아니 근데 …') and '아니요' only open a sentence.
+        return "아닌"
     return _without_plural(canonical_verb(strip_light_verb(stripped)))
+
+
+_NO = frozenset({"아니", "아니요", "아니오"})
 
 
 # Words ending in 들 that are no plural: verbs (만들다, 힘들다, 흔들다, the -어/-아/-여/-려/
@@ -864,8 +877,34 @@ def _after_latin(match: re.Match[str]) -> str:
     return f" {hangul}"
 
 
+# ... and where a number meets Hangul ('안된날이2020년몇월며칠이야' -> '안된날이 2020년
+# 몇월며칠이야', '2일오전8시' -> '2일 오전 8시'): a number and its unit are a word of their
+# own; a particle after the unit stays ('8시58분까지', '3월이야').
+_HANGUL_BEFORE_DIGIT_RE = re.compile(r"(?<=[가-힣])(?=\d)")
+_UNIT_THEN_HANGUL_RE = re.compile(r"(?<=\d)(년|월|일|시간|시|분|명|번)([가-힣]{2,})")
+
+
+_AFTER_UNIT = sorted(
+    ["까지", "부터", "쯤", "경", "께", "동안", "정도", "이후", "이전", "만에", "넘게", "가량"],
+    key=len,
+    reverse=True,
+)
+
+
+def _after_unit(match: re.Match[str]) -> str:
+    unit, hangul = match.groups()
+    for particle in [*_AFTER_UNIT, *_PARTICLES]:
+        if hangul.startswith(particle):
+            rest = hangul[len(particle) :]
+            return f"{unit}{particle} {rest}" if len(rest) >= 2 else match.group(0)
+    return f"{unit} {hangul}"
+
+
 def _part_scripts(text: str) -> str:
-    return _LATIN_THEN_HANGUL_RE.sub(_after_latin, _HANGUL_BEFORE_LATIN_RE.sub(" ", text))
+    text = _LATIN_THEN_HANGUL_RE.sub(_after_latin, _HANGUL_BEFORE_LATIN_RE.sub(" ", text))
+    if not any(ch.isdigit() for ch in text):
+        return text
+    return _UNIT_THEN_HANGUL_RE.sub(_after_unit, _HANGUL_BEFORE_DIGIT_RE.sub(" ", text))
 
 
 def clean(text: str) -> str:
