@@ -407,6 +407,14 @@ def _conversation(
             "무관",
         ),
         (
+            # 'a confirmed cause?' after the cause: the article says it is not
+            "카카오가 밝힌 장애 원인이 뭐였나요?",
+            "그게 확정된 원인인가요?",
+            "cause_unexplained",
+            None,
+            "정확한 원인",
+        ),
+        (
             # 'if it happens again, what of it?': pointing back, the chatbot goes on
             "질본 코로나 챗봇 카톡으로 하는 거 맞죠",
             "그럼 또 이러면 그건 어떻게 되는데",

@@ -22,6 +22,7 @@ from bot.language.question_type import asks_what, question_kinds, stated_kinds
         ("몇칠날 멈췄어", "date"),
         ("얼마나 오래 안 됐어", "length"),
         ("몇 분 동안 먹통이었음", "length"),
+        ("카톡 얼마동안 멈췄어?", "length"),
         ("몇시간 걸렸어", "length"),
         ("먹통 얼마나 갔어", "length"),  # how long it went on
         ("먹통 얼미나 갔어", "length"),  # ... mistyped
@@ -68,6 +69,7 @@ def test_question_kinds_finds_the_kind_asked(question: str, kind: str) -> None:
         ("How did users react when it went down?", "time"),  # 'when' as a conjunction
         ("카톡 몇 시 몇 분에 먹통 됨?", "length"),  # not minutes of a length
         ("카톡 먹통 때문에 일자리 잃었어?", "date"),  # a job, not a date
+        ("장애 시간 동안 카카오T 결제는 어땠어?", "length"),  # 'during', no length asked
     ],
 )
 def test_question_kinds_tells_similar_words_apart(question: str, absent: str) -> None:

@@ -192,6 +192,7 @@ FILLER_STEMS = frozenset(
         "이",
         "그때",
         "그날",  # 'that day': the incident's, like 그때 and 당시
+        "당일",
         "당시",
         "해",
         "했",
