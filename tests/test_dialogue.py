@@ -1032,3 +1032,24 @@ def test_tell_me_why_is_no_why_is_that_said(engine: Engine) -> None:
     # '왜 그런지 말 좀 해줘' asks why (the cause), not why a remark came up.
     replies = _conversation(engine, ["카톡 몇 시간 멈췄어?", "왜 그런지 말 좀 해줘"])
     assert replies[-1].intent_id != "outage_duration"
+
+
+def test_a_short_question_read_surely_is_not_read_again_with_the_one_before(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = ConversationMemory()
+    engine.ask("카카오스토리는 언제 다시 됐어?", conversation="c", memory=memory)
+    scored: list[str] = []
+    original = engine.index.score
+
+    def counting(query, limit=5):  # type: ignore[no-untyped-def]
+        scored.append(query.original)
+        return original(query, limit=limit)
+
+    monkeypatch.setattr(engine.index, "score", counting)
+    reply = engine.ask("장애 원인이 뭐였나요?", conversation="c", memory=memory)
+    assert reply.intent_id == "official_cause"
+    assert len(scored) == 1  # its own words, surely: no joint reading
+    scored.clear()
+    follow_up = engine.ask("카톡은?", conversation="c", memory=memory)
+    assert follow_up.answered  # a thing alone still leans on the question before

@@ -690,3 +690,31 @@ def test_a_particle_glued_to_a_name_does_not_eat_the_next_word(engine: Engine) -
     # '카톡에선물하기': 카톡 + 에 + 선물하기, not 카톡 + 에선 + 물하기
     reply = engine.ask("카톡에선물하기 안됐어?")
     assert (reply.kind, reply.entity_id) == ("answer", "gift")
+
+
+def test_term_coverage_kept_between_questions_is_what_a_fresh_index_computes(
+    knowledge: Knowledge,
+) -> None:
+    # One index answers many questions first (its words' coverage kept), the other none:
+    # the same scores to the last digit.
+    warm, cold = MatchIndex.build(knowledge), MatchIndex.build(knowledge)
+    for question in SCORED_QUESTIONS:
+        warm.score(warm.prepare(question), limit=None)
+    for question in [*SCORED_QUESTIONS, "카톡 복구 원인 언제"]:
+        ours, fresh = warm.prepare(question), cold.prepare(question)
+        assert warm.score(ours, limit=None) == cold.score(fresh, limit=None)
+        assert warm._term_coverage(ours)[0].tolist() == cold._term_coverage(fresh)[0].tolist()
+
+
+def test_term_coverage_kept_stays_within_its_memory(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = MatchIndex.build(engine.knowledge)
+    per_word = 8 * len(index.utterance_intent)
+    monkeypatch.setattr("bot.engine.matcher._COVERAGE_CACHE_BYTES", 3 * per_word)
+    for question in ["카톡 장애 원인 복구 언제", "카카오스토리 선물하기 이모티콘"]:
+        index.score(index.prepare(question))
+        assert len(index._coverage_cache) <= 3
+    kept = next(v for v in index._coverage_cache.values() if v is not None)
+    with pytest.raises(ValueError):
+        kept[1][0] = 1.0  # shared by every question: read-only

@@ -43,6 +43,10 @@ _SERIALS = itertools.count(1)
 # A follow-up read together with the previous question scores at most this share.
 JOINT_WEIGHT = 0.85
 SHORT_QUESTION = 3  # content words: at most this many may continue the previous question
+# ... unless it names its own topic and is read this surely (0..100), this far ahead of the
+# next reading: no reading of it with the previous question ever came first then.
+SURE_ALONE = 60.0
+SURE_ALONE_GAP = 10.0
 # Points within which an answer specific to the named thing beats a general one ('폰
 # 로그인도 불가?': the platforms' answer for the phone, not the symptoms in general) ...
 SPECIFIC_MARGIN = 15.0
@@ -258,14 +262,14 @@ class Engine:
         # 써서요'): the question alone, on the same terms.
         tail = _question_part(text[:MAX_QUESTION_CHARS])
         if tail is not None:
-            alone = self._understand(tail, previous)
+            alone = self._understand(tail, previous, lean=False)
             if self._stands_alone(read, alone, lead, named):
                 return alone
         # The remark may carry the topic ('카톡 장애 있었던 거 알아? 사과문도 올렸다던데'):
         # the question alone must read as the whole does, only more surely.
         head = _asked_first(text)
         if head is not None:
-            alone = self._understand(head, previous)
+            alone = self._understand(head, previous, lean=False)
             if alone[2] == read[2] and self._stands_alone(read, alone, lead, named):
                 return alone
         return read
@@ -301,7 +305,7 @@ class Engine:
         return top >= t.answer or (top >= t.clear_answer and gap >= t.clear_margin)
 
     def _understand(
-        self, text: str, previous: Turn | None = None
+        self, text: str, previous: Turn | None = None, *, lean: bool = True
     ) -> tuple[Query, list[Candidate], str | None, float, str]:
         # Nobody asks in more than a few sentences; reading only the start bounds the time
         # a 10,000-character message can take.
@@ -377,7 +381,7 @@ class Engine:
         if previous is not None:
             if known:
                 candidates = self._in_context(query, candidates, previous)
-            if previous.question and self._may_lean_on(query, candidates):
+            if lean and previous.question and self._may_lean_on(query, candidates, known):
                 candidates = self._with_previous_question(query, candidates, previous)
             if query.only_entities and candidates[0].score < self.thresholds.answer * 100:
                 named = self.index.most_specific_entity(query.entities)
@@ -646,15 +650,25 @@ class Engine:
                 best[c.intent_id] = c.rescored(score)
         return sorted(best.values(), key=lambda c: -c.score)
 
-    def _may_lean_on(self, query: Query, candidates: list[Candidate]) -> bool:
+    def _may_lean_on(self, query: Query, candidates: list[Candidate], known: bool) -> bool:
         """Is the question possibly a continuation? A short one, one naming only a thing or
         asking only 'when?', or one not understood confidently on its own; a longer
-        question answered confidently by itself is read by itself (and twice as fast)."""
-        return (
-            len(query.content_stems) <= SHORT_QUESTION
-            or query.only_entities
-            or candidates[0].score < self.thresholds.answer * 100
+        question answered confidently by itself is read by itself (and twice as fast), and
+        so is a short one naming its own topic surely, after an answer ('카카오라는 회사는
+        어떤 곳입니까?'). After a question not understood for sure, a short one may narrow
+        it ('출처는요?' after '카톡 이용시간 통계 있어요?')."""
+        if query.only_entities or candidates[0].score < self.thresholds.answer * 100:
+            return True
+        if len(query.content_stems) > SHORT_QUESTION:
+            return False
+        if not known:
+            return True
+        top = candidates[0]
+        second = next((c for c in candidates[1:] if c.intent_id != top.intent_id), None)
+        sure = top.score >= SURE_ALONE and (
+            second is None or top.score - second.score >= SURE_ALONE_GAP
         )
+        return not sure or _bare(query)
 
     def _swap_entities(self, earlier: str, query: Query) -> tuple[str, bool]:
         """The earlier question with the things it named replaced by the one named now

@@ -389,6 +389,8 @@ RIVAL_PENALTY = 10.0
 # A thing named to set another apart from it ('카톡 말고', 'other than KakaoTalk')
 _CONTRAST_RE = re.compile(r"말고|빼고|외에|이외|제외|besides|other than|except|apart from")
 _PRUNE_SLACK = 10.0
+# Memory for the words' term coverage kept between questions (see _word_coverage).
+_COVERAGE_CACHE_BYTES = 3_000_000
 _PRUNE_KEEP = 100  # phrasings compared as text at most (every set answers the same at 200 and 100)
 _UNCOVERED = "\x00"  # marks a run of letters a split could not explain
 # Stored jamo texts are kept at one byte a letter. A str of code points below 256 takes
@@ -556,6 +558,12 @@ class MatchIndex:
     centroid_postings: PackedPostings = field(default_factory=PackedPostings.empty)
     centroid_idf: dict[str, float] = field(default_factory=dict)
     centroid_unseen: float = 1.0
+    # word -> (its weight, per phrasing the share of it explained), or None for a word the
+    # knowledge lacks: what a word contributes to term coverage, the same in every
+    # question (see _word_coverage)
+    _coverage_cache: dict[str, tuple[float, np.ndarray] | None] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def build(cls, knowledge: Knowledge) -> MatchIndex:
@@ -1265,16 +1273,38 @@ class MatchIndex:
         for word in dict.fromkeys([*query.content_stems, *entity_terms]):
             if word.isdigit() and word not in self.vocabulary:
                 continue  # a number the knowledge lacks is neither for nor against
-            matches = self._term_matches(word)
-            if not matches:
+            known = self._word_coverage(word)
+            if known is None:
                 unknown.append(word)
                 total += self.max_idf
                 continue
-            weight = max(sim * self._idf(t) for t, sim in matches)
+            weight, share = known
             emphasis = _ENTITY_EMPHASIS if is_placeholder(word[0]) else 1.0
             if (scene and DATE_WORD_RE.match(word)) or word == day:
                 emphasis = _SCENE_EMPHASIS
             total += weight * emphasis
+            explained += share * emphasis if emphasis != 1.0 else share
+        if total <= 0:
+            return explained, tuple(unknown)
+        return explained / total, tuple(unknown)
+
+    def _word_coverage(self, word: str) -> tuple[float, np.ndarray] | None:
+        """A word's weight and, per phrasing, how much of it the phrasing (with its intent's
+        keywords, answer words and entities) explains, at most the weight; None if the
+        knowledge has no term for it.
+
+        Kept for the words asked most: the same words come back question after question
+        ('카톡', '언제', '원인'), and a follow-up read with the question before it asks
+        its words again. Within _COVERAGE_CACHE_BYTES (a few hundred words on the shipped
+        knowledge; few on a very large one, where each is a large array)."""
+        cache = self._coverage_cache
+        if word in cache:
+            return cache[word]
+        matches = self._term_matches(word)
+        found: tuple[float, np.ndarray] | None = None
+        if matches:
+            n_utt = len(self.utterance_intent)
+            weight = max(sim * self._idf(t) for t, sim in matches)
             per_utt = np.zeros(n_utt, dtype=np.float64)
             per_intent = np.zeros(len(self._group_ids), dtype=np.float64)
             for term, sim in matches:
@@ -1286,10 +1316,15 @@ class MatchIndex:
                 if len(groups):
                     per_intent[groups] = np.maximum(per_intent[groups], value * gweights)
             combined = np.maximum(per_utt, np.repeat(per_intent, self._group_sizes))
-            explained += np.minimum(combined, weight) * emphasis
-        if total <= 0:
-            return explained, tuple(unknown)
-        return explained / total, tuple(unknown)
+            share = np.minimum(combined, weight)
+            share.flags.writeable = False  # shared by every question asking the word
+            found = (weight, share)
+        room = _COVERAGE_CACHE_BYTES // max(1, 8 * len(self.utterance_intent))
+        if len(cache) >= room:
+            cache.clear()  # simply started again: no bookkeeping on every question
+        if room:
+            cache[word] = found
+        return found
 
     def _text_similarity(self, query: Query, partial: np.ndarray, text_share: float) -> np.ndarray:
         """rapidfuzz similarity (0..100) of the question to each phrasing's jamo text.
@@ -1379,7 +1414,10 @@ class MatchIndex:
         # Each intent's best phrasing: the first at its intent's maximum.
         at_max = np.flatnonzero(combined >= np.repeat(per_intent, self._group_sizes))
         owners = self._utterance_group[at_max]
-        best_of = at_max[np.flatnonzero(np.diff(owners, prepend=-1))]
+        first = np.empty(len(owners), dtype=bool)
+        first[:1] = True
+        np.not_equal(owners[1:], owners[:-1], out=first[1:])
+        best_of = at_max[first]
         if CENTROID_SHARE:
             centroid = 100.0 * self._centroid_cosine(query)
             per_intent = (1 - CENTROID_SHARE) * per_intent + CENTROID_SHARE * centroid
@@ -1389,19 +1427,15 @@ class MatchIndex:
         order = np.argsort(-per_intent, kind="stable")
         if limit is not None:
             order = order[:limit]
-        candidates = []
-        for n in order:
-            best = int(best_of[n])
-            candidates.append(
-                Candidate(
-                    self._group_ids[n],
-                    float(min(100.0, per_intent[n])),
-                    self.utterance_text[best],
-                    float(coverage[best]),
-                    unknown,
-                )
-            )
-        return candidates
+        # Plain Python numbers first: indexing numpy arrays one by one is slow.
+        bests = best_of[order].tolist()
+        scores = np.minimum(per_intent[order], 100.0).tolist()
+        shares = coverage[best_of[order]].tolist()
+        ids, texts = self._group_ids, self.utterance_text
+        return [
+            Candidate(ids[n], score, texts[best], share, unknown)
+            for n, best, score, share in zip(order.tolist(), bests, scores, shares, strict=True)
+        ]
 
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -1443,12 +1477,20 @@ def _bare_months_in(cleaned: str) -> list[int]:
 
 def _centroid_features(stems: Sequence[str]) -> dict[str, int]:
     """Words, and character 1-3-grams within each word (padded: ' 장애 ')."""
+    if len(stems) == 1:
+        return dict(_word_features(stems[0]))
     features: dict[str, int] = defaultdict(int)
     for word in stems:
-        features[f"w:{word}"] += 1
-        for gram, count in _ngrams(f" {word} ").items():
-            features[gram] += count
+        for feature, count in _word_features(word):
+            features[feature] += count
     return features
+
+
+@lru_cache(maxsize=1 << 13)
+def _word_features(word: str) -> tuple[tuple[str, int], ...]:
+    """One word's centroid features (cached: the same words come back question after
+    question, and building a knowledge base reads each word many times)."""
+    return ((f"w:{word}", 1), *_ngrams(f" {word} ").items())
 
 
 def _tfidf(features: dict[str, int], idf: dict[str, float], unseen: float) -> dict[str, float]:
