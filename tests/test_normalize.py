@@ -274,6 +274,9 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("아니라고", "아닌"),
         ("아니었어", "아닌"),
         ("아니요", "아니"),  # ... not the 'no' opening a sentence
+        ("딴거도", "다른"),  # 딴 for 다른, 거 glued to it
+        ("다른건", "다른"),
+        ("했다매", "했"),  # 다며, as said
     ],
 )
 def test_stem(word: str, expected: str) -> None:

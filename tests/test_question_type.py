@@ -70,6 +70,7 @@ def test_question_kinds_finds_the_kind_asked(question: str, kind: str) -> None:
         ("카톡 몇 시 몇 분에 먹통 됨?", "length"),  # not minutes of a length
         ("카톡 먹통 때문에 일자리 잃었어?", "date"),  # a job, not a date
         ("장애 시간 동안 카카오T 결제는 어땠어?", "length"),  # 'during', no length asked
+        ("전부다 안된거에요 일부만 안됫어요", "date"),  # 에요 + 일부: no 요일 asked
     ],
 )
 def test_question_kinds_tells_similar_words_apart(question: str, absent: str) -> None:

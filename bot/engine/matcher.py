@@ -144,6 +144,8 @@ FILLER_STEMS = frozenset(
         "뭐임",
         "뭔데",
         "그런",
+        "그런거",  # 'that kind of thing', typed as one word
+        "그런건",
         "그렇",
         "그랬",
         "그래",
@@ -262,6 +264,7 @@ FILLER_STEMS = frozenset(
         "okay",
         "just",
         "really",
+        "true",  # 'is it true (that) ...': a yes-or-no check, of whatever is said
         "also",
         # English verbs whose particle carries the meaning ('went down', 'came back')
         "go",
