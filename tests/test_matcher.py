@@ -528,6 +528,7 @@ def test_a_bare_word_finds_its_stemmed_form_in_the_knowledge(engine: Engine) -> 
         ("카톡 장애 설명좀요", ["장애", "설명", "좀"]),  # ... a longer one is split, not mended
         ("카카오서는 원인이 뭐래요", ["원인", "뭐"]),  # 에서 said short after a name
         ("카톡선 안 됐어", ["안", "되"]),
+        ("UDMS엔 언제 들어갔어?", ["언제", "들어", "갔"]),  # 에는 said short after a name
         ("장애당일실검에뭐가올랐어요", ["장애", "당일", "실검", "뭐", "올랐"]),  # 당일: filler
     ],
 )

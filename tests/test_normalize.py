@@ -277,6 +277,8 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("딴거도", "다른"),  # 딴 for 다른, 거 glued to it
         ("다른건", "다른"),
         ("했다매", "했"),  # 다며, as said
+        ("곳입니까", "곳"),  # the polite copula
+        ("무엇입니까", "무엇"),
     ],
 )
 def test_stem(word: str, expected: str) -> None:

@@ -51,11 +51,11 @@ _DATE_RE = re.compile(r"(?<!\d)(1[0-2]|0?[1-9])\s*월\s*([12]\d|3[01]|0?[1-9])\s
 _HANGUL_RE = re.compile(r"^[가-힣]+$")
 # What a copula leaves after a name ('시스템이라는데' -> <name> 이라는데, '카톡임'): no
 # word. Only tails opening with the copula's 이/라/인/임/였: '카톡 다 먹통이었어?' keeps 다;
-# and 에서 said short ('카카오서는', '카톡선').
+# and 에서 said short ('카카오서는', '카톡선'), 에는 ('UDMS엔').
 _COPULA_TAIL_RE = re.compile(
     r"^(?:이(?:라(?:는데|던데|며|고|서|는|니까|구|네|잖아)?|란|래|야|지|죠|고|며|다|냐|니|"
     r"에요|예요|었어|었음|었지|었나|었냐|었다|던데|잖아)|라(?:는데|던데|며|고|서|는|니까|구|네)?|"
-    r"란|래|래요|인데|임|였(?:어|음|지|나|냐|다)|서(?:는|도|만)?|선)$"
+    r"란|래|래요|인데|임|였(?:어|음|지|나|냐|다)|서(?:는|도|만)?|선|엔)$"
 )
 # Particles and endings that glue words together when people type without spaces.
 _GLUE = GLUE_PARTICLES | frozenset(
