@@ -407,6 +407,14 @@ def _conversation(
             "무관",
         ),
         (
+            # 'since when?' after how long: the start, 동안 is no topic word
+            "장애는 얼마 동안 이어졌나요?",
+            "언제부터 그랬어?",
+            "outage_start",
+            None,
+            "8시 58분",
+        ),
+        (
             # 'a confirmed cause?' after the cause: the article says it is not
             "카카오가 밝힌 장애 원인이 뭐였나요?",
             "그게 확정된 원인인가요?",
@@ -1053,3 +1061,11 @@ def test_a_short_question_read_surely_is_not_read_again_with_the_one_before(
     scored.clear()
     follow_up = engine.ask("카톡은?", conversation="c", memory=memory)
     assert follow_up.answered  # a thing alone still leans on the question before
+
+
+@pytest.mark.parametrize("reply", ["아닌데", "아닌데요?"])
+def test_a_reply_saying_no_is_answered_with_no_fact(engine: Engine, reply: str) -> None:
+    # '아니래요' (not so, they say) asks a question; '아닌데' only disagrees
+    memory = ConversationMemory()
+    engine.ask("카카오는 사과했어?", conversation="c", memory=memory)
+    assert not engine.ask(reply, conversation="c", memory=memory).answered

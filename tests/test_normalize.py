@@ -270,10 +270,10 @@ def test_strip_ending_keeps_words_without_an_ending(word: str) -> None:
         ("뭐래요", "뭐"),  # what they say
         ("맞죠", "맞"),  # 지요
         ("거였죠", "거"),
-        ("아니래요", "아닌"),  # 'it is not', a word of the question ...
-        ("아니라고", "아닌"),
-        ("아니었어", "아닌"),
-        ("아니요", "아니"),  # ... not the 'no' opening a sentence
+        ("아니래요", "아니라"),  # 'it is not so, they say', a word of the question ...
+        ("아니라고", "아니라"),
+        ("아니야", "아니"),  # ... not a tag question ('… 아니야?') or a reply
+        ("아니요", "아니"),
         ("딴거도", "다른"),  # 딴 for 다른, 거 glued to it
         ("다른건", "다른"),
         ("했다매", "했"),  # 다며, as said
@@ -535,6 +535,10 @@ def test_normalize_flags_english(text: str, english: bool) -> None:
         # ... and so are a number with its unit and the Hangul around it
         ("카톡안된날이2020년몇월며칠이야", "카톡 안된날이 2020년 몇월며칠이야"),
         ("2일오전8시58분까지", "2일 오전 8시 58분까지"),  # a particle after the unit stays
+        ("80분이었어", "80분이었어"),  # ... and so does the copula
+        ("41분인가요", "41분인가요"),
+        ("3월이십일에", "3월20일에"),  # a day in number words
+        ("2번째로", "2번째로"),
         ("3월2일", "3월 2일"),
         ("3월이야", "3월이야"),
         ("10시간동안", "10시간동안"),

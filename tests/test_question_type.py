@@ -23,6 +23,7 @@ from bot.language.question_type import asks_what, question_kinds, stated_kinds
         ("얼마나 오래 안 됐어", "length"),
         ("몇 분 동안 먹통이었음", "length"),
         ("카톡 얼마동안 멈췄어?", "length"),
+        ("카톡 오랫동안 안 됐어?", "length"),
         ("몇시간 걸렸어", "length"),
         ("먹통 얼마나 갔어", "length"),  # how long it went on
         ("먹통 얼미나 갔어", "length"),  # ... mistyped

@@ -615,14 +615,15 @@ def stem(word: str) -> str:
 
     if stripped != word and stripped[-1:] in _DOE_FORMS:
         stripped = strip_ending(stripped) if len(stripped) > 1 else stripped
-    if stripped == "아니" and word not in _NO:
-        # '아니래요', '아니라고', '아니었어': 'it is not', a word of the question; '아니'
-        # alone ('아니 근데 …') and '아니요' only open a sentence.
-        return "아닌"
+    if word.startswith(_NOT_SO):
+        # '아니래요', '아니라고', '아니라는': 'it is not so, they say', a word of the
+        # question ('트래픽 때문은 아니래요?'); not '아니야?', '아니지?', '아닌데' (a tag
+        # question or a reply) nor '아니' alone ('아니 근데 …').
+        return "아니라"
     return _without_plural(canonical_verb(strip_light_verb(stripped)))
 
 
-_NO = frozenset({"아니", "아니요", "아니오"})
+_NOT_SO = ("아니라", "아니래")
 
 
 # Words ending in 들 that are no plural: verbs (만들다, 힘들다, 흔들다, the -어/-아/-여/-려/
@@ -891,24 +892,31 @@ def _after_latin(match: re.Match[str]) -> str:
 
 # ... and where a number meets Hangul ('안된날이2020년몇월며칠이야' -> '안된날이 2020년
 # 몇월며칠이야', '2일오전8시' -> '2일 오전 8시'): a number and its unit are a word of their
-# own; a particle after the unit stays ('8시58분까지', '3월이야').
+# own; what belongs to the unit stays with it (see _KEEP_AFTER_UNIT).
 _HANGUL_BEFORE_DIGIT_RE = re.compile(r"(?<=[가-힣])(?=\d)")
 _UNIT_THEN_HANGUL_RE = re.compile(r"(?<=\d)(년|월|일|시간|시|분|명|번)([가-힣]{2,})")
 
 
-_AFTER_UNIT = sorted(
-    ["까지", "부터", "쯤", "경", "께", "동안", "정도", "이후", "이전", "만에", "넘게", "가량"],
-    key=len,
-    reverse=True,
+# What may follow a unit as part of its word: a particle, the copula ('10시17분이었어',
+# '41분인가요'), 까지/부터/째/반 ... ('8시58분까지', '2번째', '1시간반'), or a day in
+# number words ('3월이십일'). Anything else after the unit is the next word ('2일오전').
+_KEEP_AFTER_UNIT = tuple(
+    sorted(
+        {
+            *_PARTICLES,
+            *("까지", "부터", "쯤", "경", "께", "동안", "정도", "이후", "이전", "만에"),
+            *("넘게", "가량", "째", "반", "간", "이", "였", "인", "입", "임", "일", "십"),
+        },
+        key=len,
+        reverse=True,
+    )
 )
 
 
 def _after_unit(match: re.Match[str]) -> str:
     unit, hangul = match.groups()
-    for particle in [*_AFTER_UNIT, *_PARTICLES]:
-        if hangul.startswith(particle):
-            rest = hangul[len(particle) :]
-            return f"{unit}{particle} {rest}" if len(rest) >= 2 else match.group(0)
+    if hangul.startswith(_KEEP_AFTER_UNIT):
+        return match.group(0)
     return f"{unit} {hangul}"
 
 
