@@ -300,7 +300,7 @@ class Engine:
         """Is the top candidate sure enough to answer, whatever its runner-up?"""
         t = self.thresholds
         top = candidates[0].score / 100.0
-        second = next((c for c in candidates if c.intent_id != candidates[0].intent_id), None)
+        second = _runner_up(candidates)
         gap = top - second.score / 100.0 if second else 1.0
         return top >= t.answer or (top >= t.clear_answer and gap >= t.clear_margin)
 
@@ -663,8 +663,7 @@ class Engine:
             return False
         if not known:
             return True
-        top = candidates[0]
-        second = next((c for c in candidates[1:] if c.intent_id != top.intent_id), None)
+        top, second = candidates[0], _runner_up(candidates)
         sure = top.score >= SURE_ALONE and (
             second is None or top.score - second.score >= SURE_ALONE_GAP
         )
@@ -931,6 +930,11 @@ def _question_part(text: str) -> str | None:
     """The last sentence or clause of a text told in several, or None for one."""
     parts = [p for p in _STORY_END_RE.split(text.strip()) if p.strip()]
     return parts[-1] if len(parts) > 1 else None
+
+
+def _runner_up(candidates: list[Candidate]) -> Candidate | None:
+    """The best candidate for another intent than the leader's, if any."""
+    return next((c for c in candidates if c.intent_id != candidates[0].intent_id), None)
 
 
 def _asked_first(text: str) -> str | None:

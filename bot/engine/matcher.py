@@ -1484,19 +1484,25 @@ def _centroid_features(stems: Sequence[str]) -> dict[str, int]:
         return dict(_word_features(stems[0]))
     features: dict[str, int] = defaultdict(int)
     for word in stems:
-        for feature, count in _word_features(word) if len(word) <= 8 else _features_of(word):
+        for feature, count in _word_features(word):
             features[feature] += count
     return features
+
+
+def _word_features(word: str) -> tuple[tuple[str, int], ...]:
+    """One word's centroid features: cached for words of up to 8 letters (see
+    _short_word_features), computed for longer ones."""
+    return _short_word_features(word) if len(word) <= 8 else _features_of(word)
 
 
 def _features_of(word: str) -> tuple[tuple[str, int], ...]:
     return ((f"w:{word}", 1), *_ngrams(f" {word} ").items())
 
 
-# One word's centroid features, cached: the same words come back question after question,
-# and building a knowledge base reads each word many times. Words of up to 8 letters, 1,024
-# of them (about 3 MB at most: random long words filled 40 MB at 8,192).
-_word_features = lru_cache(maxsize=1024)(_features_of)
+# Cached: the same words come back question after question, and building a knowledge base
+# reads each word many times. 1,024 words of up to 8 letters (about 3 MB at most: random
+# long words filled 40 MB at 8,192, words of any length).
+_short_word_features = lru_cache(maxsize=1024)(_features_of)
 
 
 def _tfidf(features: dict[str, int], idf: dict[str, float], unseen: float) -> dict[str, float]:
